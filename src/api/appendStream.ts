@@ -1,0 +1,135 @@
+// The Append bidirectional stream: batches are read and prepared (validation, crypto) concurrently, sequenced
+// strictly in arrival order, and answered in that order. At most `maxInFlight` batches are held; past that the
+// server stops reading and HTTP/2 flow control pushes back on the client.
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  type AppendRequest,
+  type AppendResponse,
+  AppendResponseSchema,
+  BatchResultSchema,
+} from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import { type BatchOutcome, prepareBatch, sequenceBatch } from "../app/appendBatch.js";
+import type { AppendDeps } from "../app/ports.js";
+import { DomainError } from "../domain/errors.js";
+import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+import { codeName, toConnectError } from "./errors.js";
+
+export interface AppendStreamOptions {
+  readonly deps: AppendDeps;
+  readonly log: Logger;
+  readonly maxInFlight: number;
+  /** Aborted when the server starts shutting down: stop reading, finish what was read, then end. */
+  readonly shutdown: AbortSignal;
+  readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
+}
+
+function batchErrorResponse(batchId: string, err: ConnectError): AppendResponse {
+  const field = err.cause instanceof DomainError ? (err.cause.field ?? "") : "";
+  return create(AppendResponseSchema, {
+    kind: {
+      case: "batchResult",
+      value: create(BatchResultSchema, {
+        batchId,
+        error: { code: codeName(err.code), message: err.rawMessage, field },
+      }),
+    },
+  });
+}
+
+export async function* appendStream(
+  requests: AsyncIterable<AppendRequest>,
+  signal: AbortSignal,
+  requestId: string,
+  opts: AppendStreamOptions,
+): AsyncGenerator<AppendResponse> {
+  const { deps, log } = opts;
+  const queue: Promise<AppendResponse>[] = [];
+  let readerDone = false;
+  let readError: unknown;
+  let wake: (() => void) | undefined;
+  let slotFree: (() => void) | undefined;
+  const notify = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  // Batches are sequenced one after another, in the order they arrived.
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const stop = AbortSignal.any([signal, opts.shutdown]);
+  const stopped = new Promise<IteratorResult<AppendRequest>>((resolve) => {
+    const done = (): void => resolve({ done: true, value: undefined });
+    if (stop.aborted) done();
+    else stop.addEventListener("abort", done, { once: true });
+  });
+  const reader = (async () => {
+    const it = requests[Symbol.asyncIterator]();
+    try {
+      while (!stop.aborted) {
+        while (queue.length >= opts.maxInFlight) {
+          await new Promise<void>((r) => {
+            slotFree = r;
+          });
+        }
+        const next = await Promise.race([it.next(), stopped]);
+        if (next.done) break;
+        const req = next.value;
+        const started = performance.now();
+        const prepared = prepareBatch(deps, req.batchId, req.events.map(eventFromProto));
+        // Keep a rejected `prepared` from being reported as unhandled while it waits its turn.
+        prepared.catch(() => {});
+        const outcome = chain.then(() => prepared).then((p) => sequenceBatch(deps, p));
+        chain = outcome.catch(() => {});
+        queue.push(
+          outcome.then(
+            (o) => {
+              opts.onBatch?.(o, performance.now() - started);
+              return create(AppendResponseSchema, {
+                kind: { case: "batchResult", value: batchOutcomeToProto(o) },
+              });
+            },
+            (err: unknown) => batchErrorResponse(req.batchId, toConnectError(err, log, requestId)),
+          ),
+        );
+        notify();
+      }
+    } catch (err) {
+      readError = err;
+    } finally {
+      if (stop.aborted) void it.return?.()?.catch(() => {});
+      readerDone = true;
+      notify();
+    }
+  })();
+
+  try {
+    for (;;) {
+      const head = queue[0];
+      if (head === undefined) {
+        if (readerDone) break;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        continue;
+      }
+      const response = await head;
+      queue.shift();
+      slotFree?.();
+      slotFree = undefined;
+      yield response;
+    }
+    await reader;
+    if (readError !== undefined) throw readError;
+    if (opts.shutdown.aborted && !signal.aborted) {
+      throw new ConnectError(
+        "the sequencer is shutting down; every batch read so far was answered; reconnect and send the rest",
+        Code.Unavailable,
+      );
+    }
+  } finally {
+    // The client went away or the stream failed: let already-started batches finish (they may commit, and a
+    // client that resends them gets replayed receipts), but read nothing more.
+    await Promise.allSettled(queue);
+  }
+}

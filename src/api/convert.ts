@@ -1,0 +1,212 @@
+// The one place that turns protobuf messages into domain values and back.
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type EncryptedPayload,
+  EncryptedPayloadSchema,
+  type Event,
+  EventSchema,
+  PayloadKind,
+  type Receipt,
+  ReceiptSchema,
+  type Rejection,
+  RejectionReason,
+  RejectionSchema,
+  type SequencedEvent,
+  SequencedEventSchema,
+} from "../../gen/ves/sequencer/v1/event_pb.js";
+import { type AgentKey, AgentKeySchema, KeyStatus } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import { type BatchResult, BatchResultSchema } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import type { BatchOutcome } from "../app/appendBatch.js";
+import type { AgentKey as DomainAgentKey, KeyStatus as DomainKeyStatus } from "../domain/agentKey.js";
+import type { Receipt as DomainReceipt, EventInput, StoredEvent } from "../domain/event.js";
+import type {
+  Rejection as DomainRejection,
+  RejectionReason as DomainRejectionReason,
+} from "../domain/rejection.js";
+
+/** Proto PayloadKind → signed VES value (plaintext 0, encrypted 1); anything else stays invalid (-1). */
+function vesPayloadKind(kind: PayloadKind): number {
+  switch (kind) {
+    case PayloadKind.PLAINTEXT:
+      return 0;
+    case PayloadKind.ENCRYPTED:
+      return 1;
+    default:
+      return -1;
+  }
+}
+
+export function eventFromProto(e: Event): EventInput {
+  const p = e.payloadEncrypted;
+  return {
+    vesVersion: e.vesVersion,
+    eventId: e.eventId,
+    tenantId: e.tenantId,
+    storeId: e.storeId,
+    sourceAgentId: e.sourceAgentId,
+    agentKeyId: e.agentKeyId,
+    entityType: e.entityType,
+    entityId: e.entityId,
+    eventType: e.eventType,
+    createdAt: e.createdAt,
+    payloadKind: vesPayloadKind(e.payloadKind),
+    payload: e.payload,
+    payloadEncrypted:
+      p === undefined
+        ? undefined
+        : {
+            encVersion: p.encVersion,
+            aead: p.aead,
+            nonce: p.nonce,
+            ciphertext: p.ciphertext,
+            tag: p.tag,
+            hpke: {
+              mode: p.hpke?.mode ?? "",
+              kem: p.hpke?.kem ?? "",
+              kdf: p.hpke?.kdf ?? "",
+              aead: p.hpke?.aead ?? "",
+            },
+            recipients: p.recipients.map((r) => ({ recipientKid: r.recipientKid, enc: r.enc, ct: r.ct })),
+          },
+    payloadPlainHash: e.payloadPlainHash,
+    payloadCipherHash: e.payloadCipherHash,
+    agentSignature: e.agentSignature,
+    agentSignatureScheme: e.agentSignatureScheme,
+    commandId: e.commandId,
+    baseVersion: e.baseVersion,
+  };
+}
+
+export function receiptToProto(r: DomainReceipt): Receipt {
+  return create(ReceiptSchema, {
+    sequencerId: r.sequencerId,
+    sequencerKeyId: r.sequencerKeyId,
+    tenantId: r.tenantId,
+    storeId: r.storeId,
+    eventId: r.eventId,
+    sequenceNumber: r.sequenceNumber,
+    sequencedAt: timestampFromDate(r.sequencedAt),
+    eventSigningHash: r.eventSigningHash,
+    receiptHash: r.receiptHash,
+    sequencerSignature: r.sequencerSignature,
+    signatureAlg: "ed25519",
+  });
+}
+
+const REJECTION_REASONS: Record<DomainRejectionReason, RejectionReason> = {
+  invalid_format: RejectionReason.INVALID_FORMAT,
+  unsupported_version: RejectionReason.UNSUPPORTED_VERSION,
+  invalid_payload_hash: RejectionReason.INVALID_PAYLOAD_HASH,
+  invalid_cipher_hash: RejectionReason.INVALID_CIPHER_HASH,
+  unknown_key: RejectionReason.UNKNOWN_KEY,
+  key_revoked: RejectionReason.KEY_REVOKED,
+  key_not_yet_valid: RejectionReason.KEY_NOT_YET_VALID,
+  key_expired: RejectionReason.KEY_EXPIRED,
+  unsupported_signature_scheme: RejectionReason.UNSUPPORTED_SIGNATURE_SCHEME,
+  invalid_signature: RejectionReason.INVALID_SIGNATURE,
+  duplicate_event_id: RejectionReason.DUPLICATE_EVENT_ID,
+  event_id_conflict: RejectionReason.EVENT_ID_CONFLICT,
+  duplicate_command_id: RejectionReason.DUPLICATE_COMMAND_ID,
+  version_conflict: RejectionReason.VERSION_CONFLICT,
+};
+
+export function rejectionToProto(r: DomainRejection): Rejection {
+  return create(RejectionSchema, {
+    reason: REJECTION_REASONS[r.reason],
+    code: r.code,
+    message: r.message,
+    field: r.field ?? "",
+    expected: r.expected ?? "",
+    actual: r.actual ?? "",
+  });
+}
+
+export function batchOutcomeToProto(o: BatchOutcome): BatchResult {
+  return create(BatchResultSchema, {
+    batchId: o.batchId,
+    tenantId: o.stream.tenantId,
+    storeId: o.stream.storeId,
+    headSequence: o.head,
+    acceptedCount: o.accepted,
+    replayedCount: o.replayed,
+    rejectedCount: o.rejected,
+    results: o.results.map((r) => ({
+      eventId: r.eventId,
+      replayed: r.replayed,
+      outcome:
+        r.receipt !== undefined
+          ? { case: "receipt" as const, value: receiptToProto(r.receipt) }
+          : r.rejection !== undefined
+            ? { case: "rejection" as const, value: rejectionToProto(r.rejection) }
+            : { case: undefined },
+    })),
+  });
+}
+
+function encryptedToProto(p: NonNullable<StoredEvent["payloadEncrypted"]>): EncryptedPayload {
+  return create(EncryptedPayloadSchema, {
+    encVersion: p.encVersion,
+    aead: p.aead,
+    nonce: p.nonce,
+    ciphertext: p.ciphertext,
+    tag: p.tag,
+    hpke: { ...p.hpke },
+    recipients: p.recipients.map((r) => ({ recipientKid: r.recipientKid, enc: r.enc, ct: r.ct })),
+  });
+}
+
+export function storedEventToProto(e: StoredEvent): Event {
+  return create(EventSchema, {
+    vesVersion: e.vesVersion,
+    eventId: e.eventId,
+    tenantId: e.tenantId,
+    storeId: e.storeId,
+    sourceAgentId: e.sourceAgentId,
+    agentKeyId: e.agentKeyId,
+    entityType: e.entityType,
+    entityId: e.entityId,
+    eventType: e.eventType,
+    createdAt: e.createdAt,
+    payloadKind: e.payloadKind === 0 ? PayloadKind.PLAINTEXT : PayloadKind.ENCRYPTED,
+    payload: e.payload ?? new Uint8Array(0),
+    payloadEncrypted: e.payloadEncrypted === undefined ? undefined : encryptedToProto(e.payloadEncrypted),
+    payloadPlainHash: e.payloadPlainHash,
+    payloadCipherHash: e.payloadCipherHash,
+    agentSignature: e.agentSignature,
+    agentSignatureScheme: e.agentSignatureScheme,
+    commandId: e.commandId,
+    baseVersion: e.baseVersion,
+  });
+}
+
+export function sequencedEventToProto(e: StoredEvent): SequencedEvent {
+  return create(SequencedEventSchema, { event: storedEventToProto(e), receipt: receiptToProto(e.receipt) });
+}
+
+const KEY_STATUSES: Record<DomainKeyStatus, KeyStatus> = {
+  active: KeyStatus.ACTIVE,
+  revoked: KeyStatus.REVOKED,
+  not_yet_valid: KeyStatus.NOT_YET_VALID,
+  expired: KeyStatus.EXPIRED,
+};
+
+export function agentKeyToProto(k: DomainAgentKey, status: DomainKeyStatus): AgentKey {
+  return create(AgentKeySchema, {
+    tenantId: k.tenantId,
+    agentId: k.agentId,
+    keyId: k.keyId,
+    publicKey: k.publicKey,
+    algorithm: k.algorithm,
+    status: KEY_STATUSES[status],
+    validFrom: timestampFromDate(k.validFrom),
+    validTo: k.validTo === undefined ? undefined : timestampFromDate(k.validTo),
+    revokedAt: k.revokedAt === undefined ? undefined : timestampFromDate(k.revokedAt),
+    revocationReason: k.revocationReason ?? "",
+    createdAt: timestampFromDate(k.createdAt),
+  });
+}
+
+export function optionalDate(t: Timestamp | undefined): Date | undefined {
+  return t === undefined ? undefined : timestampDate(t);
+}

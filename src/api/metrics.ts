@@ -1,0 +1,55 @@
+// Prometheus metrics of the sequencer, served at GET /metrics.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BatchOutcome } from "../app/appendBatch.js";
+
+export interface Metrics {
+  readonly registry: Registry;
+  recordBatch(outcome: BatchOutcome, ms: number): void;
+  readonly rpcs: Counter<"method" | "code">;
+  readonly openStreams: Gauge;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "ves_" });
+  const events = new Counter({
+    name: "ves_events_total",
+    help: "Events processed by outcome (accepted, replayed, rejected)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const batches = new Counter({
+    name: "ves_batches_total",
+    help: "Batches sequenced",
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "ves_batch_seconds",
+    help: "Time from reading a batch to its response being ready",
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [registry],
+  });
+  const rpcs = new Counter({
+    name: "ves_rpcs_total",
+    help: "RPCs by method and result code",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  const openStreams = new Gauge({
+    name: "ves_open_streams",
+    help: "Open streaming RPCs",
+    registers: [registry],
+  });
+  return {
+    registry,
+    rpcs,
+    openStreams,
+    recordBatch(outcome, ms) {
+      batches.inc();
+      events.inc({ outcome: "accepted" }, outcome.accepted);
+      events.inc({ outcome: "replayed" }, outcome.replayed);
+      events.inc({ outcome: "rejected" }, outcome.rejected);
+      latency.observe(ms / 1000);
+    },
+  };
+}

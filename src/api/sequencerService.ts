@@ -1,0 +1,70 @@
+// SequencerService: Append (bidi), AppendBatch, GetHead, GetSequencerInfo.
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
+import type { AppendDeps } from "../app/ports.js";
+import { isUuid } from "../crypto/bytes.js";
+import { invalidField, showValue } from "../domain/errors.js";
+import { appendStream } from "./appendStream.js";
+import { kRequestId } from "./context.js";
+import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+
+export interface SequencerServiceOptions {
+  readonly deps: AppendDeps;
+  readonly log: Logger;
+  readonly shutdown: AbortSignal;
+  readonly serverVersion: string;
+  /** Every receipt-signing key the log has seen, current first. */
+  readonly signingKeys: () => Promise<{ keyId: string; publicKey: Uint8Array; current: boolean }[]>;
+  readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
+}
+
+function streamKey(tenantId: string, storeId: string): { tenantId: string; storeId: string } {
+  if (!isUuid(tenantId)) throw invalidField("tenant_id", "a UUID", showValue(tenantId));
+  if (!isUuid(storeId)) throw invalidField("store_id", "a UUID", showValue(storeId));
+  return { tenantId: tenantId.toLowerCase(), storeId: storeId.toLowerCase() };
+}
+
+export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
+  const { deps } = opts;
+  return {
+    append(requests, ctx) {
+      return appendStream(requests, ctx.signal, ctx.values.get(kRequestId), {
+        deps,
+        log: opts.log,
+        maxInFlight: deps.limits.maxInFlightBatches,
+        shutdown: opts.shutdown,
+        ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+      });
+    },
+
+    async appendBatch(req) {
+      const started = performance.now();
+      const outcome = await appendBatch(deps, req.batchId, req.events.map(eventFromProto));
+      opts.onBatch?.(outcome, performance.now() - started);
+      return { result: batchOutcomeToProto(outcome) };
+    },
+
+    async getHead(req) {
+      const stream = streamKey(req.tenantId, req.storeId);
+      return { ...stream, headSequence: await deps.log.head(stream) };
+    },
+
+    async getSequencerInfo() {
+      const keys = await opts.signingKeys();
+      return {
+        sequencerId: deps.signer.sequencerId,
+        protocolVersion: "VES/1.0",
+        signingKeys: keys.map((k) => ({ ...k, algorithm: "ed25519" })),
+        limits: {
+          maxEventsPerBatch: deps.limits.maxEventsPerBatch,
+          maxPayloadBytes: deps.limits.maxPayloadBytes,
+          maxMessageBytes: deps.limits.maxMessageBytes,
+          maxInFlightBatches: deps.limits.maxInFlightBatches,
+        },
+        serverVersion: opts.serverVersion,
+      };
+    },
+  };
+}

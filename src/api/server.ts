@@ -1,0 +1,99 @@
+// One TCP port for everything: HTTP/2 with prior knowledge (gRPC, Connect, gRPC-Web) and HTTP/1.1 (Connect,
+// gRPC-Web, browsers, health checks), told apart by the first bytes of each connection.
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+
+type FallbackArgs = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>;
+
+/** A plain HTTP route: answers and returns true, or returns false to fall through. */
+export type HttpRoute = (req: FallbackArgs[0], res: FallbackArgs[1]) => boolean;
+
+export interface ServerOptions {
+  readonly routes: (router: ConnectRouter) => void;
+  readonly interceptors: Interceptor[];
+  readonly readMaxBytes: number;
+  /** Plain HTTP routes (health, metrics); return false to fall through to 404. */
+  readonly httpRoutes: HttpRoute;
+  readonly onSocketError?: (err: Error) => void;
+}
+
+export interface Server {
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Stops accepting connections, asks HTTP/2 clients to go away, and resolves when every connection closed. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+// The HTTP/2 connection preface starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+// HTTP/2 flow-control windows sized for batch messages of a few hundred KB (the default 64 KiB halves throughput).
+const STREAM_WINDOW = 4 * 1024 * 1024;
+const SESSION_WINDOW = 32 * 1024 * 1024;
+
+export function createServer(opts: ServerOptions): Server {
+  const handler = connectNodeAdapter({
+    routes: opts.routes,
+    interceptors: opts.interceptors,
+    readMaxBytes: opts.readMaxBytes,
+    fallback(req, res) {
+      if (!opts.httpRoutes(req, res)) {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found\n");
+      }
+    },
+  });
+  const h1 = http.createServer({ keepAliveTimeout: 5_000 }, handler);
+  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } }, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<net.Socket>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW));
+  });
+
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", (err) => opts.onSocketError?.(err));
+    let seen = Buffer.alloc(0);
+    const sniff = (chunk: Buffer): void => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && n < 3) return; // not enough bytes yet to tell "PRI" from "POST"/"PUT"/"PATCH"
+      socket.off("data", sniff);
+      socket.pause();
+      socket.unshift(seen);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      process.nextTick(() => socket.resume());
+    };
+    socket.on("data", sniff);
+  });
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(port, host, () => {
+          tcp.off("error", reject);
+          resolve(tcp.address() as AddressInfo);
+        });
+      });
+    },
+    async close(timeoutMs) {
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      for (const s of sessions) s.close();
+      h1.closeIdleConnections();
+      const deadline = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, timeoutMs);
+      deadline.unref();
+      await closed;
+      clearTimeout(deadline);
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Ports: what the use cases need from the outside world. Adapters live in infra/ and are wired in main.ts.
+import type { Sha256 } from "../crypto/sha256.js";
+import type { AgentKey, AgentKeyValidity } from "../domain/agentKey.js";
+import type { ExistingEvent, VerifiedEvent } from "../domain/decideBatch.js";
+import type { CheckedEvent, StoredEvent, StreamKey } from "../domain/event.js";
+import type { Limits } from "../domain/limits.js";
+
+export interface Clock {
+  now(): Date;
+}
+
+/** Runs the per-event crypto of ingest (payload hash, signing hash, Ed25519 verify) off the event loop. */
+export interface EventVerifier {
+  verify(
+    items: readonly { event: CheckedEvent; publicKey: Uint8Array | undefined }[],
+  ): Promise<VerifiedEvent[]>;
+}
+
+/** The sequencer's receipt-signing key. */
+export interface ReceiptSigner {
+  readonly sequencerId: string;
+  readonly keyId: string;
+  readonly publicKey: Uint8Array;
+  /** Ed25519 signatures over 32-byte receipt hashes, in order. */
+  sign(receiptHashes: readonly Uint8Array[]): Promise<Uint8Array[]>;
+}
+
+export interface AgentKeyRef {
+  readonly agentId: string;
+  readonly keyId: number;
+}
+
+/** Public keys by agentKeyRef(); keys never change once registered, so adapters may cache them. */
+export interface AgentKeyLookup {
+  publicKeys(tenantId: string, refs: readonly AgentKeyRef[]): Promise<Map<string, Uint8Array>>;
+}
+
+export interface AgentKeyStore {
+  /** Throws DomainError("already_exists") when (tenant, agent, key id) is taken. */
+  insert(key: AgentKey): Promise<AgentKey>;
+  list(tenantId: string, agentId: string | undefined): Promise<AgentKey[]>;
+  /** Sets revoked_at (once) and returns the key; undefined when there is no such key. */
+  revoke(
+    tenantId: string,
+    agentId: string,
+    keyId: number,
+    reason: string,
+    at: Date,
+  ): Promise<AgentKey | undefined>;
+}
+
+/** What a batch needs to read under the stream lock. */
+export interface StreamQuery {
+  readonly eventIds: readonly string[];
+  readonly commandIds: readonly string[];
+  readonly entities: readonly { readonly entityType: string; readonly entityId: string }[];
+  readonly keyRefs: readonly AgentKeyRef[];
+}
+
+/** The state of a stream as read under its lock. Maps are keyed as decideBatch expects. */
+export interface LockedStream {
+  readonly head: bigint;
+  readonly existing: ReadonlyMap<string, ExistingEvent>;
+  readonly commands: ReadonlyMap<string, string>;
+  readonly entityVersions: ReadonlyMap<string, bigint>;
+  readonly keys: ReadonlyMap<string, AgentKeyValidity>;
+}
+
+export interface EventLog {
+  /**
+   * Runs `fn` in one transaction holding the stream's sequencing lock. `write` inserts the accepted events
+   * and moves the head; the transaction commits when `fn` resolves. Throws DomainError("aborted") when a
+   * concurrent transaction got in the way and the whole call may be retried.
+   */
+  sequence<T>(
+    stream: StreamKey,
+    query: StreamQuery,
+    fn: (
+      locked: LockedStream,
+      write: (events: readonly StoredEvent[], newHead: bigint) => Promise<void>,
+    ) => Promise<T>,
+  ): Promise<T>;
+  head(stream: StreamKey): Promise<bigint>;
+}
+
+export interface AppendDeps {
+  readonly log: EventLog;
+  readonly keys: AgentKeyLookup;
+  readonly verifier: EventVerifier;
+  readonly signer: ReceiptSigner;
+  readonly clock: Clock;
+  readonly sha256: Sha256;
+  readonly limits: Limits;
+}

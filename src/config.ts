@@ -1,0 +1,179 @@
+// Configuration: read and validate the environment once, fail fast with a clear message, never log secrets.
+import os from "node:os";
+
+export type Environment = "development" | "test" | "production";
+
+export interface Config {
+  readonly env: Environment;
+  /** Unset: run on an embedded PostgreSQL (PGlite) persisted under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  /** From SEQUENCER_ID; unset in development means generated once and kept in dataDir. */
+  readonly sequencerId: string | undefined;
+  /** 32-byte Ed25519 seed from SEQUENCER_SIGNING_KEY; unset in development means generated once and kept. */
+  readonly signingSeed: Uint8Array | undefined;
+  readonly signingKeyId: string | undefined;
+  readonly maxEventsPerBatch: number;
+  readonly maxPayloadBytes: number;
+  readonly maxMessageBytes: number;
+  readonly maxInFlightBatches: number;
+  readonly dbPoolMax: number;
+  readonly cryptoWorkers: number;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly shutdownTimeoutMs: number;
+  readonly migrateOnStart: boolean;
+}
+
+export interface ConfigVariable {
+  readonly name: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+/** Every variable the server reads, for --help and the README. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  {
+    name: "SEQUENCER_ENV",
+    default: "development",
+    description: "development, test or production (unknown values count as production)",
+  },
+  {
+    name: "DATABASE_URL",
+    default: "(unset)",
+    description: "PostgreSQL URL; unset runs an embedded PostgreSQL (PGlite) in DATA_DIR/pglite",
+  },
+  {
+    name: "DATA_DIR",
+    default: ".data",
+    description: "where development state lives: embedded database, generated sequencer key",
+  },
+  { name: "HOST", default: "127.0.0.1", description: "address to listen on" },
+  {
+    name: "PORT",
+    default: "50051",
+    description: "one port for gRPC (HTTP/2), Connect and gRPC-Web (HTTP/1.1 and HTTP/2)",
+  },
+  {
+    name: "SEQUENCER_ID",
+    default: "(generated once in development)",
+    description: "UUID that receipts carry; required in production",
+  },
+  {
+    name: "SEQUENCER_SIGNING_KEY",
+    default: "(generated once in development)",
+    description:
+      "Ed25519 seed for receipts: 64 hex chars (0x optional) or base64/base64url of 32 bytes; required in production",
+  },
+  {
+    name: "SEQUENCER_KEY_ID",
+    default: "ed25519:<first 16 hex of SHA-256(public key)>",
+    description: "id of the receipt-signing key, carried by receipts",
+  },
+  { name: "MAX_EVENTS_PER_BATCH", default: "1000", description: "events per batch" },
+  {
+    name: "MAX_PAYLOAD_BYTES",
+    default: "1048576",
+    description: "bytes of one event payload (plaintext JSON or ciphertext)",
+  },
+  { name: "MAX_MESSAGE_BYTES", default: "16777216", description: "bytes of one request message" },
+  {
+    name: "MAX_IN_FLIGHT_BATCHES",
+    default: "8",
+    description: "batches one Append stream may have in flight before the server stops reading it",
+  },
+  { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
+  {
+    name: "CRYPTO_WORKERS",
+    default: "(number of CPUs)",
+    description: "worker threads for Ed25519 and hashing",
+  },
+  { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
+  { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
+  { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
+];
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} expected an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses an Ed25519 seed: 64 hex characters (0x optional), or base64 / base64url of 32 bytes. */
+export function parseSigningSeed(raw: string, name = "SEQUENCER_SIGNING_KEY"): Uint8Array {
+  const hex = raw.startsWith("0x") || raw.startsWith("0X") ? raw.slice(2) : raw;
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return new Uint8Array(Buffer.from(hex, "hex"));
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(raw)) {
+    const b = Buffer.from(raw.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+    if (b.length === 32) return new Uint8Array(b);
+  }
+  throw new ConfigError(
+    `${name} expected 64 hex characters or base64 of 32 bytes, got ${raw.length} characters`,
+  );
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const rawEnv = env.SEQUENCER_ENV ?? "development";
+  const mode: Environment = rawEnv === "development" || rawEnv === "test" ? rawEnv : "production";
+  const sequencerId =
+    env.SEQUENCER_ID === undefined || env.SEQUENCER_ID === "" ? undefined : env.SEQUENCER_ID;
+  if (sequencerId !== undefined && !UUID.test(sequencerId)) {
+    throw new ConfigError(`SEQUENCER_ID expected a UUID, got ${JSON.stringify(sequencerId)}`);
+  }
+  const rawKey = env.SEQUENCER_SIGNING_KEY;
+  const signingSeed = rawKey === undefined || rawKey === "" ? undefined : parseSigningSeed(rawKey);
+  if (mode === "production" && (sequencerId === undefined || signingSeed === undefined)) {
+    throw new ConfigError(
+      `SEQUENCER_ENV=${rawEnv} counts as production, which needs SEQUENCER_ID and SEQUENCER_SIGNING_KEY (a pinned identity); set them, or set SEQUENCER_ENV=development`,
+    );
+  }
+  const logLevel = env.LOG_LEVEL ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(
+      `LOG_LEVEL expected fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  const databaseUrl =
+    env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
+  }
+  return {
+    env: mode,
+    databaseUrl,
+    dataDir: env.DATA_DIR ?? ".data",
+    host: env.HOST ?? "127.0.0.1",
+    port: int(env, "PORT", 50051, 0, 65535),
+    sequencerId: sequencerId?.toLowerCase(),
+    signingSeed,
+    signingKeyId: env.SEQUENCER_KEY_ID === "" ? undefined : env.SEQUENCER_KEY_ID,
+    maxEventsPerBatch: int(env, "MAX_EVENTS_PER_BATCH", 1000, 1, 100_000),
+    maxPayloadBytes: int(env, "MAX_PAYLOAD_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
+    maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxInFlightBatches: int(env, "MAX_IN_FLIGHT_BATCHES", 8, 1, 1024),
+    dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
+    cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
+    logLevel: logLevel as Config["logLevel"],
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
+    migrateOnStart: bool(env, "MIGRATE_ON_START", true),
+  };
+}

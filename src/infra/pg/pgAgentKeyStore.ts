@@ -1,0 +1,132 @@
+// Agent key registry on PostgreSQL, and the public-key lookup of ingest with a bounded cache (public keys
+// never change once registered; status is read under the stream lock at sequencing time, never cached).
+import type { Sql } from "postgres";
+import type { AgentKeyLookup, AgentKeyStore } from "../../app/ports.js";
+import { type AgentKey, agentKeyRef } from "../../domain/agentKey.js";
+import { DomainError } from "../../domain/errors.js";
+import { mapPgError } from "./pgErrors.js";
+
+interface KeyRow {
+  tenant_id: string;
+  agent_id: string;
+  key_id: bigint;
+  public_key: Uint8Array;
+  valid_from: Date;
+  valid_to: Date | null;
+  revoked_at: Date | null;
+  revocation_reason: string | null;
+  created_at: Date;
+}
+
+function keyFromRow(r: KeyRow): AgentKey {
+  return {
+    tenantId: r.tenant_id,
+    agentId: r.agent_id,
+    keyId: Number(r.key_id),
+    publicKey: new Uint8Array(r.public_key),
+    algorithm: "ed25519",
+    validFrom: r.valid_from,
+    validTo: r.valid_to ?? undefined,
+    revokedAt: r.revoked_at ?? undefined,
+    revocationReason: r.revocation_reason ?? undefined,
+    createdAt: r.created_at,
+  };
+}
+
+export function createPgAgentKeyStore(sql: Sql): AgentKeyStore {
+  return {
+    async insert(key) {
+      try {
+        const rows = await sql<KeyRow[]>`
+          insert into agent_keys (tenant_id, agent_id, key_id, public_key, valid_from, valid_to, created_at)
+          values (${key.tenantId}, ${key.agentId}, ${String(key.keyId)}, ${Buffer.from(key.publicKey)},
+                  ${key.validFrom}, ${key.validTo ?? null}, ${key.createdAt})
+          on conflict do nothing
+          returning *`;
+        const row = rows[0];
+        if (row === undefined) {
+          throw new DomainError(
+            "already_exists",
+            `agent key ${key.keyId} of agent ${key.agentId} is already registered in tenant ${key.tenantId}; register a new key id to rotate`,
+            { field: "key_id", actual: `${key.keyId}` },
+          );
+        }
+        return keyFromRow(row);
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+
+    async list(tenantId, agentId) {
+      try {
+        const rows = await sql<KeyRow[]>`
+          select * from agent_keys
+          where tenant_id = ${tenantId} ${agentId === undefined ? sql`` : sql`and agent_id = ${agentId}`}
+          order by agent_id, key_id`;
+        return rows.map(keyFromRow);
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+
+    async revoke(tenantId, agentId, keyId, reason, at) {
+      try {
+        const rows = await sql<KeyRow[]>`
+          update agent_keys
+          set revoked_at = coalesce(revoked_at, ${at}), revocation_reason = coalesce(revocation_reason, ${reason})
+          where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
+          returning *`;
+        return rows[0] === undefined ? undefined : keyFromRow(rows[0]);
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+  };
+}
+
+/** Public keys for ingest, cached per (tenant, agent, key id) up to `maxEntries` (least recently used out). */
+export function createPgAgentKeyLookup(sql: Sql, maxEntries = 100_000): AgentKeyLookup {
+  const cache = new Map<string, Uint8Array>();
+  return {
+    async publicKeys(tenantId, refs) {
+      const found = new Map<string, Uint8Array>();
+      const missing: { agentId: string; keyId: number }[] = [];
+      for (const ref of refs) {
+        const k = agentKeyRef(ref.agentId, ref.keyId);
+        const hit = cache.get(`${tenantId}/${k}`);
+        if (hit === undefined) {
+          missing.push(ref);
+        } else {
+          // Refresh recency: Map iteration order is insertion order.
+          cache.delete(`${tenantId}/${k}`);
+          cache.set(`${tenantId}/${k}`, hit);
+          found.set(k, hit);
+        }
+      }
+      if (missing.length > 0) {
+        let rows: { agent_id: string; key_id: bigint; public_key: Uint8Array }[];
+        try {
+          rows = await sql`
+            select k.agent_id, k.key_id, k.public_key from agent_keys k
+            join unnest(${missing.map((r) => r.agentId)}::uuid[], ${missing.map((r) => String(r.keyId))}::bigint[])
+                 as r(agent_id, key_id) on k.agent_id = r.agent_id and k.key_id = r.key_id
+            where k.tenant_id = ${tenantId}`;
+        } catch (err) {
+          throw mapPgError(err);
+        }
+        for (const r of rows) {
+          const k = agentKeyRef(r.agent_id, Number(r.key_id));
+          const pk = new Uint8Array(r.public_key);
+          found.set(k, pk);
+          cache.set(`${tenantId}/${k}`, pk);
+        }
+        while (cache.size > maxEntries) {
+          const oldest = cache.keys().next().value;
+          if (oldest === undefined) break;
+          cache.delete(oldest);
+        }
+      }
+      return found;
+    },
+  };
+}

@@ -1,0 +1,204 @@
+// EventLog on PostgreSQL: the stream row lock serialises sequencing; one multi-row INSERT per batch.
+import type { Sql, TransactionSql } from "postgres";
+import type { EventLog, LockedStream, StreamQuery } from "../../app/ports.js";
+import { type AgentKeyValidity, agentKeyRef } from "../../domain/agentKey.js";
+import { type ExistingEvent, entityKey } from "../../domain/decideBatch.js";
+import type { StoredEvent, StreamKey } from "../../domain/event.js";
+import { type EventRow, encryptedToJson, receiptFromRow } from "./eventRows.js";
+import { mapPgError } from "./pgErrors.js";
+
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+type ExistingRow = Pick<
+  EventRow,
+  | "event_id"
+  | "tenant_id"
+  | "store_id"
+  | "sequence_number"
+  | "event_signing_hash"
+  | "agent_signature"
+  | "command_id"
+  | "base_version"
+  | "sequenced_at"
+  | "sequencer_id"
+  | "sequencer_key_id"
+  | "receipt_hash"
+  | "sequencer_signature"
+>;
+
+async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery): Promise<LockedStream> {
+  const { tenantId: t, storeId: s } = stream;
+  // All statements are pipelined on the one connection; the lookups run after the lock is granted.
+  const [, headRows, existingRows, commandRows, entityRows, keyRows] = await Promise.all([
+    tx`insert into streams (tenant_id, store_id) values (${t}, ${s}) on conflict do nothing`,
+    tx<{ head: bigint }[]>`select head from streams where tenant_id = ${t} and store_id = ${s} for update`,
+    q.eventIds.length === 0
+      ? []
+      : tx<ExistingRow[]>`
+          select event_id, tenant_id, store_id, sequence_number, event_signing_hash, agent_signature, command_id,
+                 base_version, sequenced_at, sequencer_id, sequencer_key_id, receipt_hash, sequencer_signature
+          from events where event_id = any(${q.eventIds as string[]}::uuid[])`,
+    q.commandIds.length === 0
+      ? []
+      : tx<{ command_id: string; event_id: string }[]>`
+          select command_id, event_id from events
+          where tenant_id = ${t} and store_id = ${s} and command_id = any(${q.commandIds as string[]}::uuid[])`,
+    q.entities.length === 0
+      ? []
+      : tx<{ entity_type: string; entity_id: string; version: bigint | null }[]>`
+          select k.entity_type, k.entity_id,
+                 (select e.entity_version from events e
+                  where e.tenant_id = ${t} and e.store_id = ${s}
+                    and e.entity_type = k.entity_type and e.entity_id = k.entity_id
+                  order by e.sequence_number desc limit 1) as version
+          from unnest(${q.entities.map((e) => e.entityType)}::text[], ${q.entities.map((e) => e.entityId)}::text[])
+               as k(entity_type, entity_id)`,
+    q.keyRefs.length === 0
+      ? []
+      : tx<
+          {
+            agent_id: string;
+            key_id: bigint;
+            valid_from: Date;
+            valid_to: Date | null;
+            revoked_at: Date | null;
+          }[]
+        >`
+          select k.agent_id, k.key_id, k.valid_from, k.valid_to, k.revoked_at
+          from agent_keys k
+          join unnest(${q.keyRefs.map((r) => r.agentId)}::uuid[], ${q.keyRefs.map((r) => String(r.keyId))}::bigint[])
+               as r(agent_id, key_id) on k.agent_id = r.agent_id and k.key_id = r.key_id
+          where k.tenant_id = ${t}`,
+  ]);
+  const head = headRows[0]?.head;
+  if (head === undefined) throw new Error(`stream ${t}/${s} vanished while locking it`);
+
+  const existing = new Map<string, ExistingEvent>();
+  for (const r of existingRows) {
+    existing.set(r.event_id, {
+      tenantId: r.tenant_id,
+      storeId: r.store_id,
+      signingHash: r.event_signing_hash,
+      agentSignature: r.agent_signature,
+      commandId: r.command_id ?? undefined,
+      baseVersion: r.base_version ?? undefined,
+      receipt: receiptFromRow(r as EventRow),
+    });
+  }
+  const commands = new Map(commandRows.map((r) => [r.command_id, r.event_id] as const));
+  const entityVersions = new Map<string, bigint>();
+  for (const r of entityRows) {
+    if (r.version !== null) entityVersions.set(entityKey(r.entity_type, r.entity_id), r.version);
+  }
+  const keys = new Map<string, AgentKeyValidity>();
+  for (const r of keyRows) {
+    keys.set(agentKeyRef(r.agent_id, Number(r.key_id)), {
+      validFrom: r.valid_from,
+      validTo: r.valid_to ?? undefined,
+      revokedAt: r.revoked_at ?? undefined,
+    });
+  }
+  return { head, existing, commands, entityVersions, keys };
+}
+
+async function insertEvents(
+  tx: TransactionSql,
+  stream: StreamKey,
+  events: readonly StoredEvent[],
+  newHead: bigint,
+): Promise<void> {
+  const first = events[0];
+  if (first === undefined) return;
+  const r = first.receipt;
+  const col = <T>(f: (e: StoredEvent) => T): T[] => events.map(f);
+  await tx`
+    with inserted as (
+      insert into events (
+        tenant_id, store_id, sequence_number, event_id, ves_version, source_agent_id, agent_key_id,
+        entity_type, entity_id, event_type, created_at, payload_kind, payload, payload_encrypted,
+        payload_plain_hash, payload_cipher_hash, event_signing_hash, agent_signature, agent_signature_scheme,
+        command_id, base_version, entity_version,
+        sequenced_at, sequencer_id, sequencer_key_id, receipt_hash, sequencer_signature)
+      select ${stream.tenantId}::uuid, ${stream.storeId}::uuid, u.sequence_number, u.event_id, u.ves_version,
+             u.source_agent_id, u.agent_key_id, u.entity_type, u.entity_id, u.event_type, u.created_at,
+             u.payload_kind, u.payload, u.payload_encrypted, u.payload_plain_hash, u.payload_cipher_hash,
+             u.event_signing_hash, u.agent_signature, u.agent_signature_scheme, u.command_id, u.base_version,
+             u.entity_version,
+             ${r.sequencedAt}::timestamptz, ${r.sequencerId}::uuid, ${r.sequencerKeyId}, u.receipt_hash,
+             u.sequencer_signature
+      from unnest(
+        ${col((e) => String(e.receipt.sequenceNumber))}::bigint[],
+        ${col((e) => e.eventId)}::uuid[],
+        ${col((e) => e.vesVersion)}::int[],
+        ${col((e) => e.sourceAgentId)}::uuid[],
+        ${col((e) => String(e.agentKeyId))}::bigint[],
+        ${col((e) => e.entityType)}::text[],
+        ${col((e) => e.entityId)}::text[],
+        ${col((e) => e.eventType)}::text[],
+        ${col((e) => e.createdAt)}::text[],
+        ${col((e) => e.payloadKind)}::smallint[],
+        ${tx.array(col((e) => (e.payload === undefined ? null : buf(e.payload))) as Buffer[], 17)}::bytea[],
+        ${col((e) => (e.payloadEncrypted === undefined ? null : JSON.stringify(encryptedToJson(e.payloadEncrypted))))}::jsonb[],
+        ${tx.array(
+          col((e) => buf(e.payloadPlainHash)),
+          17,
+        )}::bytea[],
+        ${tx.array(
+          col((e) => buf(e.payloadCipherHash)),
+          17,
+        )}::bytea[],
+        ${tx.array(
+          col((e) => buf(e.receipt.eventSigningHash)),
+          17,
+        )}::bytea[],
+        ${tx.array(
+          col((e) => buf(e.agentSignature)),
+          17,
+        )}::bytea[],
+        ${col((e) => e.agentSignatureScheme)}::smallint[],
+        ${col((e) => e.commandId ?? null)}::uuid[],
+        ${col((e) => (e.baseVersion === undefined ? null : String(e.baseVersion)))}::bigint[],
+        ${col((e) => String(e.entityVersion))}::bigint[],
+        ${tx.array(
+          col((e) => buf(e.receipt.receiptHash)),
+          17,
+        )}::bytea[],
+        ${tx.array(
+          col((e) => buf(e.receipt.sequencerSignature)),
+          17,
+        )}::bytea[]
+      ) as u(sequence_number, event_id, ves_version, source_agent_id, agent_key_id, entity_type, entity_id,
+             event_type, created_at, payload_kind, payload, payload_encrypted, payload_plain_hash,
+             payload_cipher_hash, event_signing_hash, agent_signature, agent_signature_scheme, command_id,
+             base_version, entity_version, receipt_hash, sequencer_signature)
+      returning 1
+    )
+    update streams set head = ${String(newHead)}::bigint
+    where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId}`;
+}
+
+export function createPgEventLog(sql: Sql): EventLog {
+  return {
+    async sequence(stream, query, fn) {
+      try {
+        const result = await sql.begin(async (tx) => {
+          const locked = await readLocked(tx, stream, query);
+          return fn(locked, (events, newHead) => insertEvents(tx, stream, events, newHead));
+        });
+        return result as Awaited<ReturnType<typeof fn>>;
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+
+    async head(stream) {
+      try {
+        const rows = await sql<{ head: bigint }[]>`
+          select head from streams where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId}`;
+        return rows[0]?.head ?? 0n;
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+  };
+}
