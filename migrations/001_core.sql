@@ -69,6 +69,16 @@ CREATE UNIQUE INDEX events_command_id ON events (tenant_id, store_id, command_id
 -- Entity history and the entity's current version.
 CREATE INDEX events_entity ON events (tenant_id, store_id, entity_type, entity_id, sequence_number);
 
+-- Each entity's current version (its number of events), read under the stream lock for base_version checks.
+CREATE TABLE entity_versions (
+  tenant_id    uuid   NOT NULL,
+  store_id     uuid   NOT NULL,
+  entity_type  text   NOT NULL,
+  entity_id    text   NOT NULL,
+  version      bigint NOT NULL CHECK (version >= 1),
+  PRIMARY KEY (tenant_id, store_id, entity_type, entity_id)
+);
+
 -- Every key that has signed receipts, so old receipts stay verifiable after a key rotation.
 CREATE TABLE sequencer_keys (
   key_id         text        PRIMARY KEY,

@@ -38,6 +38,9 @@ export function createServer(opts: ServerOptions): Server {
     routes: opts.routes,
     interceptors: opts.interceptors,
     readMaxBytes: opts.readMaxBytes,
+    // Compressed requests are accepted, but responses go out uncompressed: receipts are mostly hashes and
+    // signatures, which do not compress, and gzip would cost more CPU than the ingest itself.
+    compressMinBytes: 0xffffffff,
     fallback(req, res) {
       if (!opts.httpRoutes(req, res)) {
         res.writeHead(404, { "content-type": "text/plain" });

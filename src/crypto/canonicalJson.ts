@@ -1,4 +1,4 @@
-// RFC 8785 JSON Canonicalization Scheme (JCS) for payload and policy hashes (ves-protocol.md §0.2, §2.2, §16.5).
+// RFC 8785 JSON Canonicalization Scheme for payload and policy hashes (ves-protocol.md §0.2, §2.2, §16.5).
 import canonicalizeModule from "canonicalize";
 import { assertBytes } from "./bytes.js";
 
@@ -15,8 +15,14 @@ const LONE_SURROGATE = /\p{Cs}/u;
 // JSON.stringify writes a lone surrogate as a lowercase \udXXX escape and never escapes a paired one.
 const ESCAPED_SURROGATE_OUT = /\\ud[89a-f]/;
 const ESCAPED_SURROGATE_IN = /\\u[dD][89a-fA-F]/;
+// canonicalize writes a function member or item as a bare `undefined` token.
+const BARE_UNDEFINED = /[[:,]undefined(?=[,\]}]|$)/;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function typeName(v: unknown): string {
+  return v === undefined ? "undefined" : `a ${typeof v}`;
+}
 
 function pointer(path: readonly (string | number)[]): string {
   if (path.length === 0) return "the top level";
@@ -76,7 +82,7 @@ function findProblem(value: unknown): Error | undefined {
         return found;
       }
       default:
-        return new TypeError(`canonical JSON: a ${typeof v} at ${pointer(path)} has no JSON form`);
+        return new TypeError(`canonical JSON: ${typeName(v)} at ${pointer(path)} has no JSON form`);
     }
   };
   return visit(value);
@@ -94,9 +100,10 @@ export function canonicalJson(value: unknown): string {
   } catch (error) {
     throw findProblem(value) ?? error;
   }
-  if (out === undefined) throw new TypeError(`canonical JSON: a ${typeof value} has no JSON form`);
+  if (out === undefined)
+    throw new TypeError(`canonical JSON: ${typeName(value)} at the top level has no JSON form`);
   // Cheap scan of the output; walk the input only when it hints at a lone surrogate or a function.
-  if (ESCAPED_SURROGATE_OUT.test(out) || out.includes("undefined")) {
+  if (ESCAPED_SURROGATE_OUT.test(out) || BARE_UNDEFINED.test(out)) {
     const problem = findProblem(value);
     if (problem !== undefined) throw problem;
   }

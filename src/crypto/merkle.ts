@@ -1,4 +1,4 @@
-// VES Merkle tree: domain-separated leaves and nodes, padded with PAD_LEAF to a power of two (ves-protocol.md §2.5).
+// VES Merkle tree: domain-separated leaves and nodes, PAD_LEAF padding, proofs (ves-protocol.md §2.5).
 import { assertBytes, assertU64, assertUuid, equalBytes, hexToBytes, writeUuid } from "./bytes.js";
 import { DOMAIN_LEAF, DOMAIN_NODE } from "./domains.js";
 import type { Sha256 } from "./sha256.js";
@@ -165,7 +165,8 @@ export function inclusionProof(tree: MerkleTree, leafIndex: number): Uint8Array[
     throw new TypeError(`"leaf_index" expected an integer, got ${String(leafIndex)}`);
   }
   if (leafIndex < 0 || leafIndex >= tree.leafCount) {
-    throw new RangeError(`"leaf_index" expected 0..${tree.leafCount - 1}, got ${leafIndex}`);
+    const expected = tree.leafCount === 0 ? "no index (the tree is empty)" : `0..${tree.leafCount - 1}`;
+    throw new RangeError(`"leaf_index" expected ${expected}, got ${leafIndex}`);
   }
   const siblings = new Array<Uint8Array>(tree.depth);
   let index = leafIndex;

@@ -1,12 +1,7 @@
-// Server-only native crypto: SHA-256 from node:crypto and Ed25519 from libsodium or OpenSSL (ves-protocol.md §16.4).
-import {
-  createPrivateKey,
-  createPublicKey,
-  type KeyObject,
-  hash as nodeHash,
-  sign as nodeSign,
-  verify as nodeVerify,
-} from "node:crypto";
+// Server-only native crypto: node:crypto SHA-256, libsodium or OpenSSL Ed25519 (ves-protocol.md §16.4).
+
+import type { KeyObject } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import { createRequire } from "node:module";
 import { assertBytes, hexToBytes } from "./bytes.js";
 import {
@@ -29,9 +24,14 @@ function asPlain(b: Buffer): Uint8Array {
   return b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer) : new Uint8Array(b);
 }
 
-/** SHA-256 from node:crypto's one-shot `crypto.hash` (Node ≥ 20.12). */
-export const nativeSha256: Sha256 = (data: Uint8Array): Uint8Array =>
-  asPlain(nodeHash("sha256", data, "buffer"));
+/**
+ * SHA-256 from node:crypto's one-shot `crypto.hash` (Node ≥ 20.12). package.json still allows 20.11, which
+ * lacks `crypto.hash`, so there it falls back to createHash.
+ */
+export const nativeSha256: Sha256 =
+  typeof nodeCrypto.hash === "function"
+    ? (data: Uint8Array): Uint8Array => asPlain(nodeCrypto.hash("sha256", data, "buffer"))
+    : (data: Uint8Array): Uint8Array => asPlain(nodeCrypto.createHash("sha256").update(data).digest());
 
 let sodium: Sodium | null | undefined;
 
@@ -108,7 +108,7 @@ function prefixed(prefix: Uint8Array, key: Uint8Array): Buffer {
 }
 
 function privateKeyObject(seed: Uint8Array): KeyObject {
-  return createPrivateKey({
+  return nodeCrypto.createPrivateKey({
     key: prefixed(PKCS8_PREFIX, assertBytes(seed, 32, "seed")),
     format: "der",
     type: "pkcs8",
@@ -126,7 +126,7 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject | undefined {
     return key;
   }
   try {
-    key = createPublicKey({ key: prefixed(SPKI_PREFIX, publicKey), format: "der", type: "spki" });
+    key = nodeCrypto.createPublicKey({ key: prefixed(SPKI_PREFIX, publicKey), format: "der", type: "spki" });
   } catch {
     return undefined;
   }
@@ -146,13 +146,13 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject | undefined {
 export const nodeEd25519: Ed25519 = {
   name: "node:crypto",
   getPublicKey(seed: Uint8Array): Uint8Array {
-    const spki = createPublicKey(privateKeyObject(seed)).export({ format: "der", type: "spki" });
+    const spki = nodeCrypto.createPublicKey(privateKeyObject(seed)).export({ format: "der", type: "spki" });
     return new Uint8Array(spki.subarray(SPKI_PREFIX.length));
   },
   createSigner(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
     const key = privateKeyObject(seed);
     return (message: Uint8Array): Uint8Array =>
-      asPlain(nodeSign(null, asBuffer(assertBytes(message, undefined, "message")), key));
+      asPlain(nodeCrypto.sign(null, asBuffer(assertBytes(message, undefined, "message")), key));
   },
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
     assertVerifyArguments(signature, message, publicKey);
@@ -161,7 +161,7 @@ export const nodeEd25519: Ed25519 = {
     const key = publicKeyObject(publicKey);
     if (key === undefined) return false;
     try {
-      return nodeVerify(null, asBuffer(message), key, asBuffer(signature));
+      return nodeCrypto.verify(null, asBuffer(message), key, asBuffer(signature));
     } catch {
       return false;
     }

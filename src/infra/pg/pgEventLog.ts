@@ -43,32 +43,26 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
       : tx<{ command_id: string; event_id: string }[]>`
           select command_id, event_id from events
           where tenant_id = ${t} and store_id = ${s} and command_id = any(${q.commandIds as string[]}::uuid[])`,
+    // Driven from the batch's keys with a full primary-key probe per key, so the plan cannot depend on
+    // (possibly stale) table statistics.
     q.entities.length === 0
       ? []
       : tx<{ entity_type: string; entity_id: string; version: bigint | null }[]>`
           select k.entity_type, k.entity_id,
-                 (select e.entity_version from events e
-                  where e.tenant_id = ${t} and e.store_id = ${s}
-                    and e.entity_type = k.entity_type and e.entity_id = k.entity_id
-                  order by e.sequence_number desc limit 1) as version
+                 (select v.version from entity_versions v
+                  where v.tenant_id = ${t} and v.store_id = ${s}
+                    and v.entity_type = k.entity_type and v.entity_id = k.entity_id) as version
           from unnest(${q.entities.map((e) => e.entityType)}::text[], ${q.entities.map((e) => e.entityId)}::text[])
                as k(entity_type, entity_id)`,
     q.keyRefs.length === 0
       ? []
-      : tx<
-          {
-            agent_id: string;
-            key_id: bigint;
-            valid_from: Date;
-            valid_to: Date | null;
-            revoked_at: Date | null;
-          }[]
-        >`
+      : tx<{ agent_id: string; key_id: bigint; valid_from: Date; valid_to: Date | null; revoked_at: Date | null }[]>`
           select k.agent_id, k.key_id, k.valid_from, k.valid_to, k.revoked_at
-          from agent_keys k
-          join unnest(${q.keyRefs.map((r) => r.agentId)}::uuid[], ${q.keyRefs.map((r) => String(r.keyId))}::bigint[])
-               as r(agent_id, key_id) on k.agent_id = r.agent_id and k.key_id = r.key_id
-          where k.tenant_id = ${t}`,
+          from unnest(${q.keyRefs.map((r) => r.agentId)}::uuid[], ${q.keyRefs.map((r) => String(r.keyId))}::bigint[])
+               as r(agent_id, key_id)
+          cross join lateral (
+            select * from agent_keys a
+            where a.tenant_id = ${t} and a.agent_id = r.agent_id and a.key_id = r.key_id) k`,
   ]);
   const head = headRows[0]?.head;
   if (head === undefined) throw new Error(`stream ${t}/${s} vanished while locking it`);
@@ -111,7 +105,17 @@ async function insertEvents(
   if (first === undefined) return;
   const r = first.receipt;
   const col = <T>(f: (e: StoredEvent) => T): T[] => events.map(f);
-  await tx`
+  // Each entity's last version in the batch (events are in sequence order, so the last one wins).
+  const finalVersions = new Map<string, StoredEvent>();
+  for (const e of events) finalVersions.set(entityKey(e.entityType, e.entityId), e);
+  const entities = [...finalVersions.values()];
+  const versions = tx`
+    insert into entity_versions (tenant_id, store_id, entity_type, entity_id, version)
+    select ${stream.tenantId}::uuid, ${stream.storeId}::uuid, u.entity_type, u.entity_id, u.version
+    from unnest(${entities.map((e) => e.entityType)}::text[], ${entities.map((e) => e.entityId)}::text[],
+                ${entities.map((e) => String(e.entityVersion))}::bigint[]) as u(entity_type, entity_id, version)
+    on conflict (tenant_id, store_id, entity_type, entity_id) do update set version = excluded.version`;
+  const inserted = tx`
     with inserted as (
       insert into events (
         tenant_id, store_id, sequence_number, event_id, ves_version, source_agent_id, agent_key_id,
@@ -175,6 +179,7 @@ async function insertEvents(
     )
     update streams set head = ${String(newHead)}::bigint
     where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId}`;
+  await Promise.all([versions, inserted]);
 }
 
 export function createPgEventLog(sql: Sql): EventLog {

@@ -1,0 +1,270 @@
+// Ingest benchmark: signed events through Append against the real PostgreSQL. Events are signed and requests
+// encoded before timing; receipts are verified and the database checked after. Prints figures with the machine
+// and settings; the last line is one JSON object.
+//
+//   npm run bench                       (ingest with the defaults below)
+//   npm run bench -- ingest --events 200000 --batch 500 --streams 4 --inflight 4
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import postgres from "postgres";
+import { proofOfPossession } from "../src/client/proofOfPossession.js";
+import { type SignedEvent, signEvent } from "../src/client/signEvent.js";
+import { signedEventToProto } from "../src/client/toProto.js";
+import { verifyReceipt } from "../src/client/verifyReceipt.js";
+import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
+import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
+import { AppendRequestSchema, AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { createRawAppendClient } from "./rawAppend.js";
+import { cpuBetween, createBenchDatabase, progress, sampleCpu, spawnServer } from "./support.js";
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "ingest"),
+  options: {
+    events: { type: "string", default: "200000" },
+    batch: { type: "string", default: "500" },
+    "paced-batch": { type: "string" },
+    streams: { type: "string", default: "4" },
+    inflight: { type: "string", default: "4" },
+    "paced-seconds": { type: "string", default: "15" },
+    "crypto-workers": { type: "string", default: String(os.availableParallelism()) },
+    help: { type: "boolean", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    [
+      "npm run bench -- ingest [options]",
+      "  --events N          events in the peak phase (default 200000)",
+      "  --batch N           events per batch in the peak phase (default 500)",
+      "  --paced-batch N     events per batch in the paced phase (default: --batch)",
+      "  --streams N         concurrent Append streams, one connection and one (tenant, store) each (default 4)",
+      "  --inflight N        batches in flight per stream (server MAX_IN_FLIGHT_BATCHES, default 4)",
+      "  --paced-seconds S   length of the paced phase at half the peak rate (default 15)",
+      "  --crypto-workers N  server crypto worker threads (default: CPUs)",
+      "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
+      "",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
+const EVENTS = Number(args.events);
+const BATCH = Number(args.batch);
+const PACED_BATCH = Number(args["paced-batch"] ?? args.batch);
+const STREAMS = Number(args.streams);
+const INFLIGHT = Number(args.inflight);
+const PACED_SECONDS = Number(args["paced-seconds"]);
+const crypto = { sha256: nativeSha256, ed25519: sodiumEd25519 };
+
+interface Stream {
+  tenantId: string;
+  storeId: string;
+  agentId: string;
+  sign: (m: Uint8Array) => Uint8Array;
+  publicKey: Uint8Array;
+}
+
+function makeStream(): Stream {
+  const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  return {
+    tenantId: randomUUID(),
+    storeId: randomUUID(),
+    agentId: randomUUID(),
+    sign: sodiumEd25519.createSigner(seed),
+    publicKey: sodiumEd25519.getPublicKey(seed),
+  };
+}
+
+interface Prepared {
+  signed: SignedEvent[];
+  /** Per stream, the encoded AppendRequest messages in order. */
+  requests: Uint8Array[][];
+}
+
+function prepare(streams: Stream[], total: number, batch: number, label: string): Prepared {
+  const perStream = Math.max(1, Math.ceil(total / streams.length / batch)) * batch;
+  const signed: SignedEvent[] = [];
+  const requests: Uint8Array[][] = streams.map(() => []);
+  const bar = progress(`signing and encoding ${label}`, perStream * streams.length);
+  for (const [si, s] of streams.entries()) {
+    let events = [];
+    for (let i = 0; i < perStream; i++) {
+      const e = signEvent(
+        {
+          tenantId: s.tenantId,
+          storeId: s.storeId,
+          sourceAgentId: s.agentId,
+          agentKeyId: 1,
+          entityType: "order",
+          entityId: `order-${i % 5000}`,
+          eventType: "order.updated",
+          payload: {
+            orderId: `ORD-${i}`,
+            amount: i * 7,
+            currency: "USD",
+            lines: [{ sku: "WIDGET-001", qty: 1 + (i % 9), price: 1999 }],
+            note: "bench payload of a typical order update, about three hundred bytes of JSON in all",
+          },
+        },
+        { sign: s.sign },
+        crypto,
+      );
+      signed.push(e);
+      events.push(signedEventToProto(e));
+      if (events.length === batch) {
+        (requests[si] as Uint8Array[]).push(toBinary(AppendRequestSchema, { $typeName: "ves.sequencer.v1.AppendRequest", batchId: randomUUID(), events }));
+        events = [];
+      }
+      bar.tick();
+    }
+  }
+  bar.done();
+  return { signed, requests };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
+
+const db = await createBenchDatabase("ves_bench_ingest");
+const server = await spawnServer(db.url, {
+  CRYPTO_WORKERS: args["crypto-workers"] as string,
+  MAX_IN_FLIGHT_BATCHES: String(INFLIGHT),
+});
+const pid = server.child.pid as number;
+try {
+  const transport = createGrpcTransport({ baseUrl: server.url });
+  const seq = createClient(SequencerService, transport);
+  const keys = createClient(KeyRegistryService, transport);
+  const info = await seq.getSequencerInfo({});
+  const sequencerKey = info.signingKeys[0]?.publicKey as Uint8Array;
+
+  const peakStreams = Array.from({ length: STREAMS }, makeStream);
+  const pacedStreams = Array.from({ length: STREAMS }, makeStream);
+  for (const s of [...peakStreams, ...pacedStreams]) {
+    await keys.registerAgentKey({
+      tenantId: s.tenantId,
+      agentId: s.agentId,
+      keyId: 1,
+      publicKey: s.publicKey,
+      proofOfPossession: proofOfPossession(s.publicKey, { sign: s.sign }, crypto),
+    });
+  }
+  const address = server.url.replace("http://", "");
+  const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address));
+  // Warm up: one small batch per stream of the paced set's keys (JIT, connections, worker start-up).
+  const warm = prepare(pacedStreams, STREAMS * 100, 100, "warm-up");
+  await Promise.all(clients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));
+
+  // Peak: each stream pipelines its batches; the server's in-flight limit paces its reads.
+  const peak = prepare(peakStreams, EVENTS, BATCH, "peak events");
+  server.resetPeak();
+  const bar = progress("peak ingest", peak.signed.length);
+  const cpu0 = sampleCpu(pid);
+  const t0 = performance.now();
+  const peakResponses = await Promise.all(
+    clients.map((c, si) => c.append(peak.requests[si] as Uint8Array[], { onResponse: () => bar.tick(BATCH) })),
+  );
+  const peakSeconds = (performance.now() - t0) / 1000;
+  const peakCpu = cpuBetween(cpu0, sampleCpu(pid));
+  bar.done();
+  const eventsPerSec = peak.signed.length / peakSeconds;
+  const perEvent = (s: number): number => fmt((s / peak.signed.length) * 1e6, 0);
+  process.stdout.write(
+    `peak: ${peak.signed.length} events in ${peakSeconds.toFixed(2)} s = ${eventsPerSec.toFixed(0)} events/s; ` +
+      `CPU per event: server ${perEvent(peakCpu.server)} µs, postgres ${perEvent(peakCpu.postgres)} µs, bench client ${perEvent(peakCpu.client)} µs\n`,
+  );
+
+  // Paced: half the peak rate spread evenly over the streams; latency = request written to response received.
+  const pacedRate = eventsPerSec / 2;
+  const paced = prepare(pacedStreams, Math.round(pacedRate * PACED_SECONDS), PACED_BATCH, "paced events");
+  const intervalMs = (PACED_BATCH / pacedRate) * 1000 * STREAMS;
+  const latencies: number[] = [];
+  const pacedBar = progress(`paced ingest at ${pacedRate.toFixed(0)} events/s`, paced.signed.length);
+  const start = performance.now() + 50;
+  const pacedResponses = await Promise.all(
+    clients.map((c, si) => {
+      const dueAt = (i: number): number => start + (si * intervalMs) / STREAMS + i * intervalMs;
+      return c.append(paced.requests[si] as Uint8Array[], {
+        due: dueAt,
+        onResponse: (i) => {
+          latencies.push(performance.now() - Math.max(dueAt(i), start));
+          pacedBar.tick(PACED_BATCH);
+        },
+      });
+    }),
+  );
+  pacedBar.done();
+  latencies.sort((a, b) => a - b);
+  const rssMb = server.peakRssMb();
+  for (const c of clients) c.close();
+
+  // After timing: decode every response, verify every receipt, and check the database holds exactly the events.
+  const all = [...peak.signed, ...paced.signed];
+  const receipts = new Map<string, { sequenceNumber: bigint }>();
+  const verifyBar = progress("verifying receipts", all.length);
+  const bySigningEvent = new Map(all.map((e) => [e.eventId, e]));
+  for (const raw of [...peakResponses.flat(), ...pacedResponses.flat()]) {
+    const res = fromBinary(AppendResponseSchema, raw);
+    if (res.kind.case !== "batchResult") throw new Error("unexpected response kind");
+    if (res.kind.value.error !== undefined) throw new Error(`batch refused: ${res.kind.value.error.message}`);
+    for (const r of res.kind.value.results) {
+      if (r.outcome.case !== "receipt") throw new Error(`event rejected: ${JSON.stringify(r.outcome.value)}`);
+      const e = bySigningEvent.get(r.eventId);
+      if (e === undefined) continue; // warm-up
+      const verdict = verifyReceipt(r.outcome.value, sequencerKey, { expectedSigningHash: e.signingHash, ...crypto });
+      if (!verdict.valid) throw new Error(`receipt of ${r.eventId} does not verify: ${verdict.reason}`);
+      receipts.set(r.eventId, r.outcome.value);
+      verifyBar.tick();
+    }
+  }
+  verifyBar.done();
+  if (receipts.size !== all.length) throw new Error(`${all.length - receipts.size} events got no receipt`);
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const [row] = await sql<{ n: bigint; misplaced: bigint }[]>`
+    select count(*)::bigint as n, count(*) filter (where sequence_number <> expected)::bigint as misplaced
+    from (select sequence_number,
+                 row_number() over (partition by tenant_id, store_id order by sequence_number) as expected
+          from events) t`;
+  await sql.end();
+  const expectedRows = all.length + warm.signed.length;
+  if (Number(row?.n) !== expectedRows || Number(row?.misplaced) !== 0) {
+    throw new Error(`database holds ${row?.n} events (${row?.misplaced} out of place), expected ${expectedRows}`);
+  }
+  process.stdout.write(
+    `verified ${all.length} receipts; the database holds exactly ${row?.n} events, 1..N per stream with no gaps\n` +
+      `paced: ${paced.signed.length} events at ${pacedRate.toFixed(0)} events/s in batches of ${PACED_BATCH}: ` +
+      `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; server peak RSS ${rssMb.toFixed(0)} MB\n`,
+  );
+
+  const result = {
+    bench: "ingest",
+    eventsPerSec: Math.round(eventsPerSec),
+    p50Ms: fmt(percentile(latencies, 50)),
+    p99Ms: fmt(percentile(latencies, 99)),
+    rssMb: Math.round(rssMb),
+    events: peak.signed.length,
+    batchSize: BATCH,
+    streams: STREAMS,
+    pacedEventsPerSec: Math.round(pacedRate),
+    pacedEvents: paced.signed.length,
+    pacedBatchSize: PACED_BATCH,
+    inFlightPerStream: INFLIGHT,
+    cryptoWorkers: Number(args["crypto-workers"]),
+    cpuUsPerEvent: { server: perEvent(peakCpu.server), postgres: perEvent(peakCpu.postgres), benchClient: perEvent(peakCpu.client) },
+    machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? "unknown", memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    database: "PostgreSQL on 127.0.0.1, synchronous_commit on",
+    version: (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  await server.stop();
+  await db.drop();
+}

@@ -1,0 +1,67 @@
+// A grpc-js Append client that sends pre-encoded requests and keeps responses as bytes, so the timed window
+// measures the server, not the client's protobuf work. One client = one HTTP/2 connection.
+import * as grpc from "@grpc/grpc-js";
+
+const passthrough = (b: Buffer): Buffer => b;
+
+const definition: grpc.ServiceDefinition = {
+  Append: {
+    path: "/ves.sequencer.v1.SequencerService/Append",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: passthrough,
+    requestDeserialize: passthrough,
+    responseSerialize: passthrough,
+    responseDeserialize: passthrough,
+    originalName: "append",
+  },
+};
+
+const Client = grpc.makeGenericClientConstructor(definition, "SequencerService");
+
+export interface RawAppendClient {
+  /**
+   * Streams `requests` in order (waiting for `due(i)` before each, if given) and resolves with the responses,
+   * in order, as bytes. `onResponse` sees each as it arrives.
+   */
+  append(requests: readonly Uint8Array[], opts?: { due?: (i: number) => number; onResponse?: (i: number) => void }): Promise<Buffer[]>;
+  close(): void;
+}
+
+export function createRawAppendClient(address: string): RawAppendClient {
+  const client = new Client(address, grpc.credentials.createInsecure(), {
+    "grpc-node.flow_control_window": 32 * 1024 * 1024,
+    "grpc.max_receive_message_length": 256 * 1024 * 1024,
+    "grpc.max_send_message_length": 256 * 1024 * 1024,
+  });
+  return {
+    append(requests, opts = {}) {
+      return new Promise((resolve, reject) => {
+        const call = (client as unknown as { Append(): grpc.ClientDuplexStream<Buffer, Buffer> }).Append();
+        const responses: Buffer[] = [];
+        call.on("data", (b: Buffer) => {
+          opts.onResponse?.(responses.length);
+          responses.push(b);
+          if (responses.length === requests.length) call.end();
+        });
+        call.on("error", reject);
+        call.on("end", () => resolve(responses));
+        void (async () => {
+          for (const [i, r] of requests.entries()) {
+            const due = opts.due?.(i);
+            if (due !== undefined) {
+              const wait = due - performance.now();
+              if (wait > 0) await new Promise((w) => setTimeout(w, wait));
+            }
+            if (!call.write(Buffer.from(r.buffer, r.byteOffset, r.byteLength))) {
+              await new Promise((d) => call.once("drain", d));
+            }
+          }
+        })().catch(reject);
+      });
+    },
+    close() {
+      client.close();
+    },
+  };
+}
