@@ -118,7 +118,7 @@ export async function startSequencer(
         sequencerId: identity.sequencerId,
         keyId: identity.keyId,
         publicKey: identity.publicKey,
-        sign: (hashes) => pool.sign(hashes),
+        signReceipts: (stream, items) => pool.signReceipts(stream, items),
       },
       clock,
       sha256: nativeSha256,

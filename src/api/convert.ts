@@ -5,10 +5,10 @@ import {
   type EncryptedPayload,
   EncryptedPayloadSchema,
   type Event,
+  type EventResult,
   EventSchema,
   PayloadKind,
   type Receipt,
-  ReceiptSchema,
   type Rejection,
   RejectionReason,
   RejectionSchema,
@@ -16,7 +16,7 @@ import {
   SequencedEventSchema,
 } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { type AgentKey, AgentKeySchema, KeyStatus } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
-import { type BatchResult, BatchResultSchema } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import type { BatchResult } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { BatchOutcome } from "../app/appendBatch.js";
 import type { AgentKey as DomainAgentKey, KeyStatus as DomainKeyStatus } from "../domain/agentKey.js";
 import type { Receipt as DomainReceipt, EventInput, StoredEvent } from "../domain/event.js";
@@ -78,20 +78,25 @@ export function eventFromProto(e: Event): EventInput {
   };
 }
 
-export function receiptToProto(r: DomainReceipt): Receipt {
-  return create(ReceiptSchema, {
+/**
+ * Object literals rather than `create()`: every field is set, and on the ingest path `create()`'s reflection
+ * cost more than the encoding. `sequencedAt` may be shared by the receipts of one batch.
+ */
+export function receiptToProto(r: DomainReceipt, sequencedAt: Timestamp = timestampFromDate(r.sequencedAt)): Receipt {
+  return {
+    $typeName: "ves.sequencer.v1.Receipt",
     sequencerId: r.sequencerId,
     sequencerKeyId: r.sequencerKeyId,
     tenantId: r.tenantId,
     storeId: r.storeId,
     eventId: r.eventId,
     sequenceNumber: r.sequenceNumber,
-    sequencedAt: timestampFromDate(r.sequencedAt),
+    sequencedAt,
     eventSigningHash: r.eventSigningHash,
     receiptHash: r.receiptHash,
     sequencerSignature: r.sequencerSignature,
     signatureAlg: "ed25519",
-  });
+  };
 }
 
 const REJECTION_REASONS: Record<DomainRejectionReason, RejectionReason> = {
@@ -123,7 +128,18 @@ export function rejectionToProto(r: DomainRejection): Rejection {
 }
 
 export function batchOutcomeToProto(o: BatchOutcome): BatchResult {
-  return create(BatchResultSchema, {
+  // New receipts of one batch share their sequencing time; convert it once.
+  let lastDate: Date | undefined;
+  let lastTimestamp: Timestamp | undefined;
+  const timestamp = (d: Date): Timestamp => {
+    if (d !== lastDate || lastTimestamp === undefined) {
+      lastDate = d;
+      lastTimestamp = timestampFromDate(d);
+    }
+    return lastTimestamp;
+  };
+  return {
+    $typeName: "ves.sequencer.v1.BatchResult",
     batchId: o.batchId,
     tenantId: o.stream.tenantId,
     storeId: o.stream.storeId,
@@ -131,17 +147,21 @@ export function batchOutcomeToProto(o: BatchOutcome): BatchResult {
     acceptedCount: o.accepted,
     replayedCount: o.replayed,
     rejectedCount: o.rejected,
-    results: o.results.map((r) => ({
-      eventId: r.eventId,
-      replayed: r.replayed,
-      outcome:
-        r.receipt !== undefined
-          ? { case: "receipt" as const, value: receiptToProto(r.receipt) }
-          : r.rejection !== undefined
-            ? { case: "rejection" as const, value: rejectionToProto(r.rejection) }
-            : { case: undefined },
-    })),
-  });
+    error: undefined,
+    results: o.results.map(
+      (r): EventResult => ({
+        $typeName: "ves.sequencer.v1.EventResult",
+        eventId: r.eventId,
+        replayed: r.replayed,
+        outcome:
+          r.receipt !== undefined
+            ? { case: "receipt", value: receiptToProto(r.receipt, timestamp(r.receipt.sequencedAt)) }
+            : r.rejection !== undefined
+              ? { case: "rejection", value: rejectionToProto(r.rejection) }
+              : { case: undefined },
+      }),
+    ),
+  };
 }
 
 function encryptedToProto(p: NonNullable<StoredEvent["payloadEncrypted"]>): EncryptedPayload {

@@ -1,7 +1,6 @@
 // Use case: sequence one batch of signed VES events and sign a receipt for each accepted one
 // (ves-protocol.md §1.2, §2.4, §4, §16.6).
 import { isUuid } from "../crypto/bytes.js";
-import { receiptHash } from "../crypto/receiptHash.js";
 import { agentKeyRef } from "../domain/agentKey.js";
 import { checkBatch } from "../domain/checkBatch.js";
 import { type Decision, decideBatch, entityKey, type VerifiedEvent } from "../domain/decideBatch.js";
@@ -133,16 +132,14 @@ export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Pro
         const receipts = new Map<number, Receipt>();
         let head = locked.head;
         if (accepted.length > 0) {
-          const hashes = accepted.map((d) =>
-            receiptHash(deps.sha256, {
-              tenantId: stream.tenantId,
-              storeId: stream.storeId,
+          const signed = await deps.signer.signReceipts(
+            stream,
+            accepted.map((d) => ({
               eventId: d.event.eventId,
               sequenceNumber: d.sequenceNumber,
               eventSigningHash: d.verified.signingHash,
-            }),
+            })),
           );
-          const signatures = await deps.signer.sign(hashes);
           const rows = accepted.map((d, j) => {
             const receipt: Receipt = {
               sequencerId: deps.signer.sequencerId,
@@ -153,8 +150,8 @@ export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Pro
               sequenceNumber: d.sequenceNumber,
               sequencedAt: now,
               eventSigningHash: d.verified.signingHash,
-              receiptHash: hashes[j] as Uint8Array,
-              sequencerSignature: signatures[j] as Uint8Array,
+              receiptHash: (signed[j] as (typeof signed)[number]).receiptHash,
+              sequencerSignature: (signed[j] as (typeof signed)[number]).signature,
             };
             receipts.set(d.event.index, receipt);
             return toStored(d, receipt);

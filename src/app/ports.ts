@@ -16,13 +16,22 @@ export interface EventVerifier {
   ): Promise<VerifiedEvent[]>;
 }
 
+export interface ReceiptToSign {
+  readonly eventId: string;
+  readonly sequenceNumber: bigint;
+  readonly eventSigningHash: Uint8Array;
+}
+
 /** The sequencer's receipt-signing key. */
 export interface ReceiptSigner {
   readonly sequencerId: string;
   readonly keyId: string;
   readonly publicKey: Uint8Array;
-  /** Ed25519 signatures over 32-byte receipt hashes, in order. */
-  sign(receiptHashes: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  /** Receipt hashes (ves-protocol.md §2.4) of the stream's events and Ed25519 signatures over them, in order. */
+  signReceipts(
+    stream: StreamKey,
+    items: readonly ReceiptToSign[],
+  ): Promise<{ receiptHash: Uint8Array; signature: Uint8Array }[]>;
 }
 
 export interface AgentKeyRef {

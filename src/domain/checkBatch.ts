@@ -20,6 +20,8 @@ export function checkBatch(batchId: string, events: readonly EventInput[], limit
   }
   const first = events[0] as EventInput;
   for (const [i, e] of events.entries()) {
+    // Most batches repeat the first event's strings exactly; only a different spelling needs a closer look.
+    if (i > 0 && e.tenantId === first.tenantId && e.storeId === first.storeId) continue;
     if (!isUuid(e.tenantId)) throw invalidField(`events[${i}].tenant_id`, "a UUID", showValue(e.tenantId));
     if (!isUuid(e.storeId)) throw invalidField(`events[${i}].store_id`, "a UUID", showValue(e.storeId));
     if (e.tenantId.toLowerCase() !== first.tenantId.toLowerCase()) {

@@ -3,9 +3,15 @@ import { Worker } from "node:worker_threads";
 
 const BOOTSTRAP = new URL("./tsWorker.mjs", import.meta.url);
 
-export function startTsWorker(entry: URL, workerData: Record<string, unknown>): Worker {
+export function startTsWorker(
+  entry: URL,
+  workerData: Record<string, unknown>,
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number },
+): Worker {
   return new Worker(BOOTSTRAP, {
     workerData: { ...workerData, __entry: entry.href },
-    execArgv: process.execArgv.filter((a) => !a.startsWith("--inspect")),
+    // The bootstrap loads TypeScript itself; the parent's flags (V8 heap sizes, --import) do not apply here.
+    execArgv: [],
+    ...(resourceLimits === undefined ? {} : { resourceLimits }),
   });
 }

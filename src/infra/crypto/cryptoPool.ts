@@ -1,6 +1,7 @@
 // A fixed pool of crypto worker threads that runs ingest verification and receipt signing off the event loop.
 import type { Worker } from "node:worker_threads";
-import type { EventVerifier } from "../../app/ports.js";
+import type { EventVerifier, ReceiptSigner } from "../../app/ports.js";
+import { RECEIPT_PREIMAGE_BYTES, writeReceiptPreimage } from "../../crypto/receiptHash.js";
 import { ZERO32 } from "../../crypto/bytes.js";
 import { eventSigningPreimage } from "../../crypto/eventSigningHash.js";
 import type { VerifiedEvent } from "../../domain/decideBatch.js";
@@ -27,7 +28,7 @@ export interface CryptoPoolOptions {
 }
 
 export interface CryptoPool extends EventVerifier {
-  sign(hashes: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  signReceipts: ReceiptSigner["signReceipts"];
   close(): Promise<void>;
 }
 
@@ -177,14 +178,19 @@ export function createCryptoPool(options: CryptoPoolOptions): CryptoPool {
       return parts.flat();
     },
 
-    async sign(hashes) {
+    async signReceipts(stream, items) {
       const parts = await Promise.all(
-        chunks(hashes).map(async (part) => {
-          const input = new Uint8Array(part.length * 32);
-          for (const [j, h] of part.entries()) input.set(h, j * 32);
+        chunks(items).map(async (part) => {
+          const input = new Uint8Array(part.length * RECEIPT_PREIMAGE_BYTES);
+          for (const [j, it] of part.entries()) {
+            writeReceiptPreimage(input, j * RECEIPT_PREIMAGE_BYTES, { ...stream, ...it });
+          }
           const res = await run("sign", input.buffer);
           const out = new Uint8Array(res.buffer as ArrayBuffer);
-          return part.map((_, j) => out.slice(j * 64, j * 64 + 64));
+          return part.map((_, j) => ({
+            receiptHash: out.subarray(j * 96, j * 96 + 32),
+            signature: out.subarray(j * 96 + 32, j * 96 + 96),
+          }));
         }),
       );
       return parts.flat();

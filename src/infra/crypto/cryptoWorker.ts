@@ -5,6 +5,7 @@ import { equalBytes } from "../../crypto/bytes.js";
 import { canonicalJson, parseJsonPayload } from "../../crypto/canonicalJson.js";
 import { nativeSha256, serverEd25519 } from "../../crypto/native.js";
 import { payloadPlainHashFromCanonical } from "../../crypto/payloadHash.js";
+import { RECEIPT_PREIMAGE_BYTES } from "../../crypto/receiptHash.js";
 import {
   decodeVerifyWork,
   FLAG_HAS_KEY,
@@ -77,12 +78,17 @@ function verify(buffer: ArrayBuffer): WorkerResponse & { buffer: ArrayBuffer } {
   return { id: 0, buffer: out.buffer, errors };
 }
 
+/** Receipt preimages in, (receipt hash ‖ signature) out. */
 function signAll(buffer: ArrayBuffer): ArrayBuffer {
   if (sign === undefined) throw new Error("this crypto worker has no signing key");
-  const hashes = new Uint8Array(buffer);
-  const n = hashes.length / 32;
-  const out = new Uint8Array(n * 64);
-  for (let j = 0; j < n; j++) out.set(sign(hashes.subarray(j * 32, j * 32 + 32)), j * 64);
+  const preimages = new Uint8Array(buffer);
+  const n = preimages.length / RECEIPT_PREIMAGE_BYTES;
+  const out = new Uint8Array(n * 96);
+  for (let j = 0; j < n; j++) {
+    const hash = nativeSha256(preimages.subarray(j * RECEIPT_PREIMAGE_BYTES, (j + 1) * RECEIPT_PREIMAGE_BYTES));
+    out.set(hash, j * 96);
+    out.set(sign(hash), j * 96 + 32);
+  }
   return out.buffer;
 }
 

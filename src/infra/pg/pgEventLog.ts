@@ -4,10 +4,9 @@ import type { EventLog, LockedStream, StreamQuery } from "../../app/ports.js";
 import { type AgentKeyValidity, agentKeyRef } from "../../domain/agentKey.js";
 import { type ExistingEvent, entityKey } from "../../domain/decideBatch.js";
 import type { StoredEvent, StreamKey } from "../../domain/event.js";
+import { byteaArray, plainArray, textArray } from "./arrayLiteral.js";
 import { type EventRow, encryptedToJson, receiptFromRow } from "./eventRows.js";
 import { mapPgError } from "./pgErrors.js";
-
-const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 type ExistingRow = Pick<
   EventRow,
@@ -37,12 +36,12 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
       : tx<ExistingRow[]>`
           select event_id, tenant_id, store_id, sequence_number, event_signing_hash, agent_signature, command_id,
                  base_version, sequenced_at, sequencer_id, sequencer_key_id, receipt_hash, sequencer_signature
-          from events where event_id = any(${q.eventIds as string[]}::uuid[])`,
+          from events where event_id = any(${plainArray(q.eventIds)}::uuid[])`,
     q.commandIds.length === 0
       ? []
       : tx<{ command_id: string; event_id: string }[]>`
           select command_id, event_id from events
-          where tenant_id = ${t} and store_id = ${s} and command_id = any(${q.commandIds as string[]}::uuid[])`,
+          where tenant_id = ${t} and store_id = ${s} and command_id = any(${plainArray(q.commandIds)}::uuid[])`,
     // Driven from the batch's keys with a full primary-key probe per key, so the plan cannot depend on
     // (possibly stale) table statistics.
     q.entities.length === 0
@@ -52,13 +51,13 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
                  (select v.version from entity_versions v
                   where v.tenant_id = ${t} and v.store_id = ${s}
                     and v.entity_type = k.entity_type and v.entity_id = k.entity_id) as version
-          from unnest(${q.entities.map((e) => e.entityType)}::text[], ${q.entities.map((e) => e.entityId)}::text[])
+          from unnest(${textArray(q.entities.map((e) => e.entityType))}::text[], ${textArray(q.entities.map((e) => e.entityId))}::text[])
                as k(entity_type, entity_id)`,
     q.keyRefs.length === 0
       ? []
       : tx<{ agent_id: string; key_id: bigint; valid_from: Date; valid_to: Date | null; revoked_at: Date | null }[]>`
           select k.agent_id, k.key_id, k.valid_from, k.valid_to, k.revoked_at
-          from unnest(${q.keyRefs.map((r) => r.agentId)}::uuid[], ${q.keyRefs.map((r) => String(r.keyId))}::bigint[])
+          from unnest(${plainArray(q.keyRefs.map((r) => r.agentId))}::uuid[], ${plainArray(q.keyRefs.map((r) => r.keyId))}::bigint[])
                as r(agent_id, key_id)
           cross join lateral (
             select * from agent_keys a
@@ -112,8 +111,8 @@ async function insertEvents(
   const versions = tx`
     insert into entity_versions (tenant_id, store_id, entity_type, entity_id, version)
     select ${stream.tenantId}::uuid, ${stream.storeId}::uuid, u.entity_type, u.entity_id, u.version
-    from unnest(${entities.map((e) => e.entityType)}::text[], ${entities.map((e) => e.entityId)}::text[],
-                ${entities.map((e) => String(e.entityVersion))}::bigint[]) as u(entity_type, entity_id, version)
+    from unnest(${textArray(entities.map((e) => e.entityType))}::text[], ${textArray(entities.map((e) => e.entityId))}::text[],
+                ${plainArray(entities.map((e) => e.entityVersion))}::bigint[]) as u(entity_type, entity_id, version)
     on conflict (tenant_id, store_id, entity_type, entity_id) do update set version = excluded.version`;
   const inserted = tx`
     with inserted as (
@@ -131,46 +130,28 @@ async function insertEvents(
              ${r.sequencedAt}::timestamptz, ${r.sequencerId}::uuid, ${r.sequencerKeyId}, u.receipt_hash,
              u.sequencer_signature
       from unnest(
-        ${col((e) => String(e.receipt.sequenceNumber))}::bigint[],
-        ${col((e) => e.eventId)}::uuid[],
-        ${col((e) => e.vesVersion)}::int[],
-        ${col((e) => e.sourceAgentId)}::uuid[],
-        ${col((e) => String(e.agentKeyId))}::bigint[],
-        ${col((e) => e.entityType)}::text[],
-        ${col((e) => e.entityId)}::text[],
-        ${col((e) => e.eventType)}::text[],
-        ${col((e) => e.createdAt)}::text[],
-        ${col((e) => e.payloadKind)}::smallint[],
-        ${tx.array(col((e) => (e.payload === undefined ? null : buf(e.payload))) as Buffer[], 17)}::bytea[],
-        ${col((e) => (e.payloadEncrypted === undefined ? null : JSON.stringify(encryptedToJson(e.payloadEncrypted))))}::jsonb[],
-        ${tx.array(
-          col((e) => buf(e.payloadPlainHash)),
-          17,
-        )}::bytea[],
-        ${tx.array(
-          col((e) => buf(e.payloadCipherHash)),
-          17,
-        )}::bytea[],
-        ${tx.array(
-          col((e) => buf(e.receipt.eventSigningHash)),
-          17,
-        )}::bytea[],
-        ${tx.array(
-          col((e) => buf(e.agentSignature)),
-          17,
-        )}::bytea[],
-        ${col((e) => e.agentSignatureScheme)}::smallint[],
-        ${col((e) => e.commandId ?? null)}::uuid[],
-        ${col((e) => (e.baseVersion === undefined ? null : String(e.baseVersion)))}::bigint[],
-        ${col((e) => String(e.entityVersion))}::bigint[],
-        ${tx.array(
-          col((e) => buf(e.receipt.receiptHash)),
-          17,
-        )}::bytea[],
-        ${tx.array(
-          col((e) => buf(e.receipt.sequencerSignature)),
-          17,
-        )}::bytea[]
+        ${plainArray(col((e) => e.receipt.sequenceNumber))}::bigint[],
+        ${plainArray(col((e) => e.eventId))}::uuid[],
+        ${plainArray(col((e) => e.vesVersion))}::int[],
+        ${plainArray(col((e) => e.sourceAgentId))}::uuid[],
+        ${plainArray(col((e) => e.agentKeyId))}::bigint[],
+        ${textArray(col((e) => e.entityType))}::text[],
+        ${textArray(col((e) => e.entityId))}::text[],
+        ${textArray(col((e) => e.eventType))}::text[],
+        ${textArray(col((e) => e.createdAt))}::text[],
+        ${plainArray(col((e) => e.payloadKind))}::smallint[],
+        ${byteaArray(col((e) => e.payload))}::bytea[],
+        ${textArray(col((e) => (e.payloadEncrypted === undefined ? null : JSON.stringify(encryptedToJson(e.payloadEncrypted)))))}::jsonb[],
+        ${byteaArray(col((e) => e.payloadPlainHash))}::bytea[],
+        ${byteaArray(col((e) => e.payloadCipherHash))}::bytea[],
+        ${byteaArray(col((e) => e.receipt.eventSigningHash))}::bytea[],
+        ${byteaArray(col((e) => e.agentSignature))}::bytea[],
+        ${plainArray(col((e) => e.agentSignatureScheme))}::smallint[],
+        ${plainArray(col((e) => e.commandId))}::uuid[],
+        ${plainArray(col((e) => e.baseVersion))}::bigint[],
+        ${plainArray(col((e) => e.entityVersion))}::bigint[],
+        ${byteaArray(col((e) => e.receipt.receiptHash))}::bytea[],
+        ${byteaArray(col((e) => e.receipt.sequencerSignature))}::bytea[]
       ) as u(sequence_number, event_id, ves_version, source_agent_id, agent_key_id, entity_type, entity_id,
              event_type, created_at, payload_kind, payload, payload_encrypted, payload_plain_hash,
              payload_cipher_hash, event_signing_hash, agent_signature, agent_signature_scheme, command_id,
