@@ -12,13 +12,17 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
+import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
+import {
+  AppendRequestSchema,
+  AppendResponseSchema,
+  SequencerService,
+} from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { proofOfPossession } from "../src/client/proofOfPossession.js";
 import { type SignedEvent, signEvent } from "../src/client/signEvent.js";
 import { signedEventToProto } from "../src/client/toProto.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
 import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { AppendRequestSchema, AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createRawAppendClient } from "./rawAppend.js";
 import { cpuBetween, createBenchDatabase, progress, sampleCpu, spawnServer } from "./support.js";
 
@@ -27,9 +31,9 @@ const { values: args } = parseArgs({
   options: {
     events: { type: "string", default: "200000" },
     batch: { type: "string", default: "500" },
-    "paced-batch": { type: "string" },
+    "paced-batch": { type: "string", default: "100" },
     streams: { type: "string", default: "4" },
-    inflight: { type: "string", default: "4" },
+    inflight: { type: "string", default: "2" },
     "paced-seconds": { type: "string", default: "15" },
     "crypto-workers": { type: "string", default: String(os.availableParallelism()) },
     help: { type: "boolean", default: false },
@@ -41,9 +45,9 @@ if (args.help) {
       "npm run bench -- ingest [options]",
       "  --events N          events in the peak phase (default 200000)",
       "  --batch N           events per batch in the peak phase (default 500)",
-      "  --paced-batch N     events per batch in the paced phase (default: --batch)",
+      "  --paced-batch N     events per batch in the paced phase (default 100)",
       "  --streams N         concurrent Append streams, one connection and one (tenant, store) each (default 4)",
-      "  --inflight N        batches in flight per stream (server MAX_IN_FLIGHT_BATCHES, default 4)",
+      "  --inflight N        batches in flight per stream (server MAX_IN_FLIGHT_BATCHES, default 2)",
       "  --paced-seconds S   length of the paced phase at half the peak rate (default 15)",
       "  --crypto-workers N  server crypto worker threads (default: CPUs)",
       "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
@@ -116,7 +120,13 @@ function prepare(streams: Stream[], total: number, batch: number, label: string)
       signed.push(e);
       events.push(signedEventToProto(e));
       if (events.length === batch) {
-        (requests[si] as Uint8Array[]).push(toBinary(AppendRequestSchema, { $typeName: "ves.sequencer.v1.AppendRequest", batchId: randomUUID(), events }));
+        (requests[si] as Uint8Array[]).push(
+          toBinary(AppendRequestSchema, {
+            $typeName: "ves.sequencer.v1.AppendRequest",
+            batchId: randomUUID(),
+            events,
+          }),
+        );
         events = [];
       }
       bar.tick();
@@ -163,14 +173,19 @@ try {
   const warm = prepare(pacedStreams, STREAMS * 100, 100, "warm-up");
   await Promise.all(clients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));
 
-  // Peak: each stream pipelines its batches; the server's in-flight limit paces its reads.
+  // Everything is signed and encoded before anything is timed. The paced phase's rate is only known after
+  // the peak phase, so enough paced events are prepared for up to 15,000 events/s and the surplus is unused.
   const peak = prepare(peakStreams, EVENTS, BATCH, "peak events");
+  const pacedPool = prepare(pacedStreams, Math.round(15_000 * PACED_SECONDS), PACED_BATCH, "paced events");
+  (globalThis as { gc?: () => void }).gc?.();
   server.resetPeak();
   const bar = progress("peak ingest", peak.signed.length);
   const cpu0 = sampleCpu(pid);
   const t0 = performance.now();
   const peakResponses = await Promise.all(
-    clients.map((c, si) => c.append(peak.requests[si] as Uint8Array[], { onResponse: () => bar.tick(BATCH) })),
+    clients.map((c, si) =>
+      c.append(peak.requests[si] as Uint8Array[], { onResponse: () => bar.tick(BATCH) }),
+    ),
   );
   const peakSeconds = (performance.now() - t0) / 1000;
   const peakCpu = cpuBetween(cpu0, sampleCpu(pid));
@@ -184,9 +199,16 @@ try {
 
   // Paced: half the peak rate spread evenly over the streams; latency = request written to response received.
   const pacedRate = eventsPerSec / 2;
-  const paced = prepare(pacedStreams, Math.round(pacedRate * PACED_SECONDS), PACED_BATCH, "paced events");
+  const perStreamBatches = Math.max(1, Math.round((pacedRate * PACED_SECONDS) / PACED_BATCH / STREAMS));
+  const paced: Prepared = {
+    requests: pacedPool.requests.map((r) => r.slice(0, perStreamBatches)),
+    signed: pacedPool.signed.filter(
+      (_, i) => i % (pacedPool.signed.length / STREAMS) < perStreamBatches * PACED_BATCH,
+    ),
+  };
   const intervalMs = (PACED_BATCH / pacedRate) * 1000 * STREAMS;
   const latencies: number[] = [];
+  const timeline: [number, number][] = [];
   const pacedBar = progress(`paced ingest at ${pacedRate.toFixed(0)} events/s`, paced.signed.length);
   const start = performance.now() + 50;
   const pacedResponses = await Promise.all(
@@ -196,6 +218,8 @@ try {
         due: dueAt,
         onResponse: (i) => {
           latencies.push(performance.now() - Math.max(dueAt(i), start));
+          if (process.env.BENCH_TRACE)
+            timeline.push([Math.round(dueAt(i) - start), Math.round(performance.now() - dueAt(i))]);
           pacedBar.tick(PACED_BATCH);
         },
       });
@@ -203,6 +227,10 @@ try {
   );
   pacedBar.done();
   latencies.sort((a, b) => a - b);
+  if (process.env.BENCH_TRACE) {
+    const slow = timeline.filter(([, l]) => l > 50);
+    process.stderr.write(`slow batches (due ms, latency ms): ${JSON.stringify(slow)}\n`);
+  }
   const rssMb = server.peakRssMb();
   for (const c of clients) c.close();
 
@@ -219,7 +247,10 @@ try {
       if (r.outcome.case !== "receipt") throw new Error(`event rejected: ${JSON.stringify(r.outcome.value)}`);
       const e = bySigningEvent.get(r.eventId);
       if (e === undefined) continue; // warm-up
-      const verdict = verifyReceipt(r.outcome.value, sequencerKey, { expectedSigningHash: e.signingHash, ...crypto });
+      const verdict = verifyReceipt(r.outcome.value, sequencerKey, {
+        expectedSigningHash: e.signingHash,
+        ...crypto,
+      });
       if (!verdict.valid) throw new Error(`receipt of ${r.eventId} does not verify: ${verdict.reason}`);
       receipts.set(r.eventId, r.outcome.value);
       verifyBar.tick();
@@ -236,7 +267,9 @@ try {
   await sql.end();
   const expectedRows = all.length + warm.signed.length;
   if (Number(row?.n) !== expectedRows || Number(row?.misplaced) !== 0) {
-    throw new Error(`database holds ${row?.n} events (${row?.misplaced} out of place), expected ${expectedRows}`);
+    throw new Error(
+      `database holds ${row?.n} events (${row?.misplaced} out of place), expected ${expectedRows}`,
+    );
   }
   process.stdout.write(
     `verified ${all.length} receipts; the database holds exactly ${row?.n} events, 1..N per stream with no gaps\n` +
@@ -249,6 +282,8 @@ try {
     eventsPerSec: Math.round(eventsPerSec),
     p50Ms: fmt(percentile(latencies, 50)),
     p99Ms: fmt(percentile(latencies, 99)),
+    p999Ms: fmt(percentile(latencies, 99.9)),
+    maxMs: fmt(latencies[latencies.length - 1] ?? Number.NaN),
     rssMb: Math.round(rssMb),
     events: peak.signed.length,
     batchSize: BATCH,
@@ -258,10 +293,21 @@ try {
     pacedBatchSize: PACED_BATCH,
     inFlightPerStream: INFLIGHT,
     cryptoWorkers: Number(args["crypto-workers"]),
-    cpuUsPerEvent: { server: perEvent(peakCpu.server), postgres: perEvent(peakCpu.postgres), benchClient: perEvent(peakCpu.client) },
-    machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? "unknown", memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    cpuUsPerEvent: {
+      server: perEvent(peakCpu.server),
+      postgres: perEvent(peakCpu.postgres),
+      benchClient: perEvent(peakCpu.client),
+    },
+    machine: {
+      cpus: os.availableParallelism(),
+      cpu: os.cpus()[0]?.model ?? "unknown",
+      memGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     database: "PostgreSQL on 127.0.0.1, synchronous_commit on",
-    version: (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version,
+    version: (
+      JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

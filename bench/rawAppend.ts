@@ -24,7 +24,10 @@ export interface RawAppendClient {
    * Streams `requests` in order (waiting for `due(i)` before each, if given) and resolves with the responses,
    * in order, as bytes. `onResponse` sees each as it arrives.
    */
-  append(requests: readonly Uint8Array[], opts?: { due?: (i: number) => number; onResponse?: (i: number) => void }): Promise<Buffer[]>;
+  append(
+    requests: readonly Uint8Array[],
+    opts?: { due?: (i: number) => number; onResponse?: (i: number) => void },
+  ): Promise<Buffer[]>;
   close(): void;
 }
 

@@ -2,7 +2,7 @@
 // own), and progress output for long steps.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
@@ -10,7 +10,9 @@ import postgres from "postgres";
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 export function baseDatabaseUrl(): string {
-  return process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  return (
+    process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+  );
 }
 
 export async function createBenchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -46,7 +48,10 @@ function rssMb(pid: number): number {
   }
 }
 
-export async function spawnServer(databaseUrl: string, env: Record<string, string> = {}): Promise<BenchServer> {
+export async function spawnServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<BenchServer> {
   // BENCH_SERVER_NODE_ARGS adds node flags to the server only, e.g. "--cpu-prof --cpu-prof-dir=.bench".
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const child = spawn(process.execPath, [...extra, "--import", "tsx", "src/main.ts"], {
@@ -65,6 +70,9 @@ export async function spawnServer(databaseUrl: string, env: Record<string, strin
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
+  // BENCH_SERVER_LOG=<file> keeps the server's output (logs, --trace-gc) for a look afterwards.
+  const logFile = process.env.BENCH_SERVER_LOG;
+  if (logFile !== undefined) child.stdout?.pipe(createWriteStream(logFile));
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.on("data", (c: Buffer) => {
       out += c.toString();
@@ -154,7 +162,11 @@ export interface CpuSample {
 /** CPU seconds used so far by the server process (all threads), every postgres process, and this process. */
 export function sampleCpu(serverPid: number): CpuSample {
   const self = process.cpuUsage();
-  return { server: processCpuSeconds(serverPid), postgres: postgresCpuSeconds(), client: (self.user + self.system) / 1e6 };
+  return {
+    server: processCpuSeconds(serverPid),
+    postgres: postgresCpuSeconds(),
+    client: (self.user + self.system) / 1e6,
+  };
 }
 
 export function cpuBetween(a: CpuSample, b: CpuSample): CpuSample {

@@ -169,7 +169,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxEventsPerBatch: int(env, "MAX_EVENTS_PER_BATCH", 1000, 1, 100_000),
     maxPayloadBytes: int(env, "MAX_PAYLOAD_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
     maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    maxInFlightBatches: int(env, "MAX_IN_FLIGHT_BATCHES", 8, 1, 1024),
+    maxInFlightBatches: int(env, "MAX_IN_FLIGHT_BATCHES", 4, 1, 1024),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],

@@ -38,6 +38,28 @@ function batchErrorResponse(batchId: string, err: ConnectError): AppendResponse 
   });
 }
 
+/**
+ * The iterator's next result, or "done" as soon as `signal` aborts. (Not Promise.race against one long-lived
+ * promise: every race would leave a reaction on it holding that batch, for the life of the stream.)
+ */
+function nextOrStop<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  if (signal.aborted) return Promise.resolve({ done: true, value: undefined });
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve({ done: true, value: undefined });
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export async function* appendStream(
   requests: AsyncIterable<AppendRequest>,
   signal: AbortSignal,
@@ -58,11 +80,6 @@ export async function* appendStream(
   let chain: Promise<unknown> = Promise.resolve();
 
   const stop = AbortSignal.any([signal, opts.shutdown]);
-  const stopped = new Promise<IteratorResult<AppendRequest>>((resolve) => {
-    const done = (): void => resolve({ done: true, value: undefined });
-    if (stop.aborted) done();
-    else stop.addEventListener("abort", done, { once: true });
-  });
   const reader = (async () => {
     const it = requests[Symbol.asyncIterator]();
     try {
@@ -72,7 +89,7 @@ export async function* appendStream(
             slotFree = r;
           });
         }
-        const next = await Promise.race([it.next(), stopped]);
+        const next = await nextOrStop(it, stop);
         if (next.done) break;
         const req = next.value;
         const started = performance.now();

@@ -82,7 +82,10 @@ export function eventFromProto(e: Event): EventInput {
  * Object literals rather than `create()`: every field is set, and on the ingest path `create()`'s reflection
  * cost more than the encoding. `sequencedAt` may be shared by the receipts of one batch.
  */
-export function receiptToProto(r: DomainReceipt, sequencedAt: Timestamp = timestampFromDate(r.sequencedAt)): Receipt {
+export function receiptToProto(
+  r: DomainReceipt,
+  sequencedAt: Timestamp = timestampFromDate(r.sequencedAt),
+): Receipt {
   return {
     $typeName: "ves.sequencer.v1.Receipt",
     sequencerId: r.sequencerId,

@@ -24,7 +24,11 @@ export function writeReceiptPreimage(out: Uint8Array, offset: number, f: Receipt
   writeUuid(out, offset + d, f.tenantId);
   writeUuid(out, offset + d + 16, f.storeId);
   writeUuid(out, offset + d + 32, f.eventId);
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(offset + d + 48, f.sequenceNumber, false);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(
+    offset + d + 48,
+    f.sequenceNumber,
+    false,
+  );
   out.set(f.eventSigningHash, offset + d + 56);
 }
 

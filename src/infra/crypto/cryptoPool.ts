@@ -1,9 +1,9 @@
 // A fixed pool of crypto worker threads that runs ingest verification and receipt signing off the event loop.
 import type { Worker } from "node:worker_threads";
 import type { EventVerifier, ReceiptSigner } from "../../app/ports.js";
-import { RECEIPT_PREIMAGE_BYTES, writeReceiptPreimage } from "../../crypto/receiptHash.js";
 import { ZERO32 } from "../../crypto/bytes.js";
 import { eventSigningPreimage } from "../../crypto/eventSigningHash.js";
+import { RECEIPT_PREIMAGE_BYTES, writeReceiptPreimage } from "../../crypto/receiptHash.js";
 import type { VerifiedEvent } from "../../domain/decideBatch.js";
 import type { CheckedEvent } from "../../domain/event.js";
 import { type Rejection, reject, rejectField } from "../../domain/rejection.js";
@@ -96,7 +96,13 @@ export function createCryptoPool(options: CryptoPoolOptions): CryptoPool {
   const slots: Slot[] = [];
 
   const spawn = (index: number): void => {
-    const worker = startTsWorker(WORKER_URL, { signingSeed: options.signingSeed });
+    // Workers hold only the chunk in hand: a small young generation keeps their footprint down, and the old
+    // generation cap turns a runaway into a replaced worker instead of a swapping process.
+    const worker = startTsWorker(
+      WORKER_URL,
+      { signingSeed: options.signingSeed },
+      { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
+    );
     const slot: Slot = { worker, inFlight: new Map(), dead: false };
     worker.on("message", (res: WorkerResponse) => {
       const p = slot.inFlight.get(res.id);

@@ -85,7 +85,9 @@ function signAll(buffer: ArrayBuffer): ArrayBuffer {
   const n = preimages.length / RECEIPT_PREIMAGE_BYTES;
   const out = new Uint8Array(n * 96);
   for (let j = 0; j < n; j++) {
-    const hash = nativeSha256(preimages.subarray(j * RECEIPT_PREIMAGE_BYTES, (j + 1) * RECEIPT_PREIMAGE_BYTES));
+    const hash = nativeSha256(
+      preimages.subarray(j * RECEIPT_PREIMAGE_BYTES, (j + 1) * RECEIPT_PREIMAGE_BYTES),
+    );
     out.set(hash, j * 96);
     out.set(sign(hash), j * 96 + 32);
   }

@@ -34,7 +34,10 @@ export function byteaArray(values: readonly (Uint8Array | null | undefined)[]): 
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (i > 0) out += ",";
-    out += v === null || v === undefined ? "NULL" : `\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
+    out +=
+      v === null || v === undefined
+        ? "NULL"
+        : `\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
   }
   return `${out}}`;
 }

@@ -55,7 +55,15 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
                as k(entity_type, entity_id)`,
     q.keyRefs.length === 0
       ? []
-      : tx<{ agent_id: string; key_id: bigint; valid_from: Date; valid_to: Date | null; revoked_at: Date | null }[]>`
+      : tx<
+          {
+            agent_id: string;
+            key_id: bigint;
+            valid_from: Date;
+            valid_to: Date | null;
+            revoked_at: Date | null;
+          }[]
+        >`
           select k.agent_id, k.key_id, k.valid_from, k.valid_to, k.revoked_at
           from unnest(${plainArray(q.keyRefs.map((r) => r.agentId))}::uuid[], ${plainArray(q.keyRefs.map((r) => r.keyId))}::bigint[])
                as r(agent_id, key_id)
