@@ -80,7 +80,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "MAX_MESSAGE_BYTES", default: "16777216", description: "bytes of one request message" },
   {
     name: "MAX_IN_FLIGHT_BATCHES",
-    default: "8",
+    default: "4",
     description: "batches one Append stream may have in flight before the server stops reading it",
   },
   { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
