@@ -8,6 +8,7 @@ import pino, { type Logger } from "pino";
 import type { Sql } from "postgres";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { createAdmission } from "./api/admission.js";
 import { errorInterceptor } from "./api/interceptors.js";
 import { createKeyRegistryService } from "./api/keyRegistryService.js";
 import { createMetrics } from "./api/metrics.js";
@@ -134,6 +135,7 @@ export async function startSequencer(
           SequencerService,
           createSequencerService({
             deps,
+            admission: createAdmission(config.maxConcurrentBatches),
             log,
             shutdown: shutdown.signal,
             serverVersion: SERVER_VERSION,
