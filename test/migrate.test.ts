@@ -1,7 +1,7 @@
 // Migrations: applied once even when several instances start together, recorded with checksums, and an
 // edited, already-applied file is refused.
 import path from "node:path";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSql } from "../src/infra/pg/createSql.js";
 import { migrate, readMigrations } from "../src/infra/pg/migrate.js";
@@ -25,7 +25,9 @@ describe("migrate", () => {
       expect(results.flat().sort()).toEqual(migrations.map((m) => m.version));
       expect(results.filter((r) => r.length > 0)).toHaveLength(1);
       const sql = clients[0] as postgres.Sql;
-      const rows = await sql<{ version: number; checksum: string }[]>`select version, checksum from schema_migrations order by version`;
+      const rows = await sql<
+        { version: number; checksum: string }[]
+      >`select version, checksum from schema_migrations order by version`;
       expect(rows).toEqual(migrations.map((m) => ({ version: m.version, checksum: m.checksum })));
       expect(await migrate(sql, migrations)).toEqual([]);
     } finally {
