@@ -3,7 +3,7 @@
 // pipelines signed events through Append against a sequencer child process, and verifies every receipt itself.
 // This file then re-checks what the database holds against the TypeScript implementation of VES v1.0.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,12 +17,13 @@ import { nativeSha256, sodiumEd25519 } from "../../src/crypto/native.js";
 import { receiptHash } from "../../src/crypto/receiptHash.js";
 import { nobleSha256 } from "../../src/crypto/sha256.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
+import { PYTHON_PACKAGES } from "../support/pythonDeps.js";
 import { REPO_ROOT, type SequencerProcess, spawnSequencer, testIdentity } from "../support/sequencer.js";
 
 const run = promisify(execFile);
 
 /** The Debian packages client.py needs; named in the failure when they are missing. */
-const APT_PACKAGES = "python3-grpcio python3-grpc-tools python3-protobuf python3-cryptography";
+const APT_PACKAGES = PYTHON_PACKAGES.join(" ");
 const PROTO_DIR = path.join(REPO_ROOT, "proto");
 const CLIENT = path.join(REPO_ROOT, "test", "e2e", "python", "client.py");
 const VECTORS = path.join(REPO_ROOT, "test", "vectors", "ves-v1.json");
@@ -69,56 +70,41 @@ async function python(args: string[], timeout = 60_000): Promise<{ stdout: strin
 /** Fails (never skips) with the apt-get line that fixes it when Debian's Python lacks a needed package. */
 async function assertPythonPackages(): Promise<void> {
   const probe =
-    "import grpc, grpc_tools.protoc, google.protobuf; " +
+    "import grpc, grpc_tools, google.protobuf; " +
     "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey";
   try {
     await python(["-c", probe], 20_000);
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(
-      `The Python end-to-end test needs Debian's python3 (\`command -p python3\`) with grpcio, grpc_tools, ` +
-        `protobuf and cryptography. Install them with: apt-get install -y ${APT_PACKAGES}\n` +
+      `The Python end-to-end test needs Debian's python3 (\`command -p python3\`) with grpcio, grpc_tools, protobuf and ` +
+        `cryptography, and Debian's protoc with grpc_python_plugin. Install them with: apt-get install -y ${APT_PACKAGES}\n` +
         `The import check failed: ${(e.stderr ?? "").trim() || e.message}`,
     );
   }
 }
 
 /**
- * Generates the Python stubs into `out` with grpc_tools.protoc. Debian bookworm's python3-grpc-tools 1.14 bundles
- * libprotoc 3.5.1, which predates proto3 `optional` (protoc 3.15) and refuses event.proto ("Explicit 'optional'
- * labels are disallowed in the Proto3 syntax"). For such a protoc the .proto files are copied with the label
- * removed: an explicitly optional scalar and a plain one encode identically when set, and client.py never sets
- * command_id or base_version, so the bytes on the wire are the same. A newer protoc gets the files untouched.
+ * Generates the Python stubs into `out` with Debian's protoc (3.21, which knows proto3 `optional`) and its gRPC
+ * Python plugin. python3-grpc-tools 1.14 bundles libprotoc 3.5.1, which refuses `optional`; it only supplies the
+ * well-known types' .proto files here.
  */
 async function generateStubs(out: string): Promise<void> {
-  const { stdout: version } = await python(["-m", "grpc_tools.protoc", "--version"]);
-  const m = /libprotoc (\d+)\.(\d+)/.exec(version);
-  const supportsOptional = m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 15));
   const { stdout: include } = await python([
     "-c",
     "import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), '_proto'))",
   ]);
   const rel = path.join("ves", "sequencer", "v1");
   const files = readdirSync(path.join(PROTO_DIR, rel)).filter((f) => f.endsWith(".proto"));
-  let protoRoot = PROTO_DIR;
-  if (!supportsOptional) {
-    protoRoot = path.join(out, "proto");
-    await mkdir(path.join(protoRoot, rel), { recursive: true });
-    for (const f of files) {
-      const text = readFileSync(path.join(PROTO_DIR, rel, f), "utf8");
-      writeFileSync(path.join(protoRoot, rel, f), text.replace(/^(\s*)optional\s+/gm, "$1"));
-    }
-  }
   const stubs = path.join(out, "stubs");
   await mkdir(stubs);
-  await python([
-    "-m",
-    "grpc_tools.protoc",
-    `-I${protoRoot}`,
+  await run("protoc", [
+    `-I${PROTO_DIR}`,
     `-I${include.trim()}`,
     `--python_out=${stubs}`,
     `--grpc_python_out=${stubs}`,
-    ...files.map((f) => path.join(protoRoot, rel, f)),
+    "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+    ...files.map((f) => path.join(PROTO_DIR, rel, f)),
   ]);
 }
 
