@@ -1,6 +1,7 @@
 // Graceful shutdown of a sequencer process: SIGTERM while pipelined Append batches are in flight drains what was
 // read (every committed batch answered, in order), ends the stream with UNAVAILABLE "shutting down", exits 0
 // promptly, and leaves every acknowledged event in PostgreSQL; afterwards nothing accepts connections.
+import http from "node:http";
 import net from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -12,7 +13,12 @@ import { sodiumEd25519 } from "../src/crypto/native.js";
 import { createAgent, registerAgent } from "./support/agent.js";
 import { makeBatch, openAppendSession, receiptsOf } from "./support/appendSession.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { type SequencerProcess, spawnSequencer, testIdentity } from "./support/sequencer.js";
+import {
+  type SequencerProcess,
+  spawnSequencer,
+  startTestSequencer,
+  testIdentity,
+} from "./support/sequencer.js";
 import { expectGapFree, expectReceiptMatches, readStream } from "./support/streamLog.js";
 
 const identity = testIdentity();
@@ -122,4 +128,33 @@ it("SIGTERM with batches in flight: answers what was read, ends with UNAVAILABLE
     s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
   expect(tcp).toBe("ECONNREFUSED");
+});
+
+it("does not wait for idle keep-alive connections or for a refused request's unread body", async () => {
+  const server = await startTestSequencer(db.url, { MAX_MESSAGE_BYTES: "65536" });
+  // An idle HTTP/1.1 keep-alive connection.
+  const agent = new http.Agent({ keepAlive: true });
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    http
+      .get(`${server.url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.once("end", () => resolve(res.statusCode));
+      })
+      .once("error", reject);
+  });
+  expect(status).toBe(200);
+  // An HTTP/2 request refused for its size before its body was read, the client still holding the stream.
+  const sessionManager = new Http2SessionManager(server.url);
+  const client = createClient(SequencerService, createGrpcTransport({ baseUrl: server.url, sessionManager }));
+  const big = { batchId: "big", events: [{ eventId: "x".repeat(100_000) }] } as never;
+  const err = await client.appendBatch(big).then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  expect(err?.code).toBe(Code.ResourceExhausted);
+  const started = performance.now();
+  await server.stop();
+  expect(performance.now() - started).toBeLessThan(2_000);
+  agent.destroy();
+  sessionManager.abort();
 });

@@ -25,7 +25,24 @@ export function codeName(code: Code): string {
 }
 
 export function toConnectError(err: unknown, log: Logger, requestId: string): ConnectError {
-  if (err instanceof ConnectError) return err;
+  if (err instanceof ConnectError) {
+    // connect-es reports a request it cannot decode as Internal; it is the client's bad input.
+    if (err.code === Code.Internal && err.rawMessage.startsWith("parse binary:")) {
+      return new ConnectError(
+        `request message expected protobuf binary of its RPC's request type, got undecodable bytes (${err.rawMessage.slice(14)})`,
+        Code.InvalidArgument,
+        undefined,
+        [
+          {
+            desc: ErrorDetailSchema,
+            value: create(ErrorDetailSchema, { reason: "invalid_argument", requestId }),
+          },
+        ],
+        err,
+      );
+    }
+    return err;
+  }
   if (err instanceof DomainError) {
     const code = CODES[err.reason];
     if (code === Code.Unavailable || code === Code.Aborted) log.warn({ err, requestId }, err.message);

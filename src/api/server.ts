@@ -32,6 +32,7 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 // HTTP/2 flow-control windows sized for batch messages of a few hundred KB (the default 64 KiB halves throughput).
 const STREAM_WINDOW = 4 * 1024 * 1024;
 const SESSION_WINDOW = 32 * 1024 * 1024;
+const FLUSH_GRACE_MS = 250;
 
 export function createServer(opts: ServerOptions): Server {
   const handler = connectNodeAdapter({
@@ -52,6 +53,25 @@ export function createServer(opts: ServerOptions): Server {
   const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
+  // Responses in progress. Draining waits until each has been ended by its handler, then drops every
+  // connection: idle HTTP/1.1 keep-alives, and streams whose response went out before their request body was
+  // read (refused as too large), would otherwise hold the shutdown until the timeout.
+  const responses = new Set<http.ServerResponse | http2.Http2ServerResponse>();
+  let closing = false;
+  const track = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void => {
+    responses.add(res);
+    if (closing && req.httpVersionMajor === 1 && !res.headersSent) res.setHeader("connection", "close");
+    const done = (): void => {
+      responses.delete(res);
+    };
+    res.once("finish", done);
+    res.once("close", done);
+  };
+  h1.on("request", track);
+  h2.on("request", track);
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -88,15 +108,27 @@ export function createServer(opts: ServerOptions): Server {
       });
     },
     async close(timeoutMs) {
+      closing = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const s of sessions) s.close();
-      h1.closeIdleConnections();
-      const deadline = setTimeout(() => {
-        for (const s of sockets) s.destroy();
-      }, timeoutMs);
-      deadline.unref();
+      // A response whose handler ended it gets a moment to flush; one that has still not finished after that
+      // is waiting on its client (an unread request body), not on us.
+      const deadline = performance.now() + timeoutMs;
+      const endedAt = new Map<unknown, number>();
+      const pending = (): boolean => {
+        const now = performance.now();
+        for (const r of responses) {
+          if (!r.writableEnded) return true;
+          const t = endedAt.get(r) ?? now;
+          endedAt.set(r, t);
+          if (now - t < FLUSH_GRACE_MS) return true;
+        }
+        return false;
+      };
+      while (performance.now() < deadline && pending()) await new Promise((r) => setTimeout(r, 25));
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
       await closed;
-      clearTimeout(deadline);
     },
   };
 }
