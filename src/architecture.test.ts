@@ -20,7 +20,11 @@ const ALLOWED: Record<string, readonly string[]> = {
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? files(path.join(dir, d.name)) : /\.(ts|mjs)$/.test(d.name) ? [path.join(dir, d.name)] : [],
+    d.isDirectory()
+      ? files(path.join(dir, d.name))
+      : /\.(ts|mjs)$/.test(d.name)
+        ? [path.join(dir, d.name)]
+        : [],
   );
 }
 
@@ -31,7 +35,8 @@ function partOf(file: string): string {
   return rel.includes(path.sep) ? first : "root";
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 function violationsOf(file: string, text: string): string[] {
   const from = partOf(file);
@@ -41,7 +46,10 @@ function violationsOf(file: string, text: string): string[] {
     const spec = (m[1] ?? m[2]) as string;
     if (!spec.startsWith(".")) {
       // Browser-safe layers must not reach for Node built-ins (the SDK runs in browsers).
-      if ((from === "client" || (from === "crypto" && !file.endsWith("native.ts"))) && spec.startsWith("node:")) {
+      if (
+        (from === "client" || (from === "crypto" && !file.endsWith("native.ts"))) &&
+        spec.startsWith("node:")
+      ) {
         violations.push(spec);
       }
       continue;
@@ -55,9 +63,15 @@ function violationsOf(file: string, text: string): string[] {
 describe("dependency rule", () => {
   it("flags imports against the rule", () => {
     const domainFile = path.join(SRC, "domain", "x.ts");
-    expect(violationsOf(domainFile, 'import { a } from "../infra/pg/a.js";')).toEqual(["../infra/pg/a.js (infra)"]);
-    expect(violationsOf(domainFile, 'import type { B } from "../../gen/b_pb.js";')).toEqual(["../../gen/b_pb.js (gen)"]);
-    expect(violationsOf(path.join(SRC, "client", "c.ts"), 'import { x } from "node:fs";')).toEqual(["node:fs"]);
+    expect(violationsOf(domainFile, 'import { a } from "../infra/pg/a.js";')).toEqual([
+      "../infra/pg/a.js (infra)",
+    ]);
+    expect(violationsOf(domainFile, 'import type { B } from "../../gen/b_pb.js";')).toEqual([
+      "../../gen/b_pb.js (gen)",
+    ]);
+    expect(violationsOf(path.join(SRC, "client", "c.ts"), 'import { x } from "node:fs";')).toEqual([
+      "node:fs",
+    ]);
     expect(violationsOf(path.join(SRC, "api", "s.ts"), 'import { c } from "../app/c.js";')).toEqual([]);
   });
 

@@ -18,10 +18,14 @@ afterAll(async () => {
 });
 
 it("npm run demo registers a key, streams events and verifies every receipt", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/demo.ts", "--url", server.url, "--events", "8"], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/cli/demo.ts", "--url", server.url, "--events", "8"],
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (c: Buffer) => {
     out += c.toString();

@@ -26,7 +26,10 @@ function tree(dir: string): Map<string, string> {
 
 describe("generated code", () => {
   it("gen/ matches a fresh generation from proto/ (run `npm run generate` and commit)", () => {
-    execFileSync(BUF, ["generate", "--template", "buf.gen.yaml", "-o", out], { cwd: REPO_ROOT, stdio: "pipe" });
+    execFileSync(BUF, ["generate", "--template", "buf.gen.yaml", "-o", out], {
+      cwd: REPO_ROOT,
+      stdio: "pipe",
+    });
     const fresh = tree(path.join(out, "gen"));
     const committed = tree(path.join(REPO_ROOT, "gen"));
     expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
@@ -41,12 +44,14 @@ describe("generated code", () => {
 
   it("proto/ makes no breaking change against main", () => {
     const hasMain =
-      spawnSync("git", ["rev-parse", "--verify", "--quiet", "main"], { cwd: REPO_ROOT, stdio: "ignore" }).status === 0;
+      spawnSync("git", ["rev-parse", "--verify", "--quiet", "main"], { cwd: REPO_ROOT, stdio: "ignore" })
+        .status === 0;
     // buf reads the repository from a .git directory (a git worktree has a .git file instead).
     const gitDir = statSync(path.join(REPO_ROOT, ".git"), { throwIfNoEntry: false })?.isDirectory() ?? false;
     const hasProtoOnMain =
       hasMain &&
-      gitDir && spawnSync("git", ["cat-file", "-e", "main:proto"], { cwd: REPO_ROOT, stdio: "ignore" }).status === 0;
+      gitDir &&
+      spawnSync("git", ["cat-file", "-e", "main:proto"], { cwd: REPO_ROOT, stdio: "ignore" }).status === 0;
     if (!hasProtoOnMain) return; // a checkout without main (e.g. a tarball): nothing to compare against
     const r = spawnSync(BUF, ["breaking", "--against", ".git#branch=main,subdir=proto", "proto"], {
       cwd: REPO_ROOT,

@@ -12,5 +12,7 @@ it("lists every configuration variable with its default and meaning", () => {
     default: m[2],
     description: m[3],
   }));
-  expect(rows).toEqual(CONFIG_VARIABLES.map((v) => ({ name: v.name, default: v.default, description: v.description })));
+  expect(rows).toEqual(
+    CONFIG_VARIABLES.map((v) => ({ name: v.name, default: v.default, description: v.description })),
+  );
 });

@@ -5,14 +5,14 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bytesToHex } from "../crypto/bytes.js";
-import { nobleEd25519 } from "../crypto/ed25519.js";
+import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import { type AppendRequest, SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { proofOfPossession } from "../client/proofOfPossession.js";
 import { type SignedEvent, signEvent } from "../client/signEvent.js";
 import { signedEventToProto } from "../client/toProto.js";
 import { verifyReceipt } from "../client/verifyReceipt.js";
-import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
-import { type AppendRequest, SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import { bytesToHex } from "../crypto/bytes.js";
+import { nobleEd25519 } from "../crypto/ed25519.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -89,8 +89,16 @@ try {
   );
   const half = Math.ceil(n / 2);
   const batches: AppendRequest[] = [
-    { $typeName: "ves.sequencer.v1.AppendRequest", batchId: "demo-1", events: signed.slice(0, half).map(signedEventToProto) },
-    { $typeName: "ves.sequencer.v1.AppendRequest", batchId: "demo-2", events: signed.slice(half).map(signedEventToProto) },
+    {
+      $typeName: "ves.sequencer.v1.AppendRequest",
+      batchId: "demo-1",
+      events: signed.slice(0, half).map(signedEventToProto),
+    },
+    {
+      $typeName: "ves.sequencer.v1.AppendRequest",
+      batchId: "demo-2",
+      events: signed.slice(half).map(signedEventToProto),
+    },
   ];
   async function* requests(): AsyncGenerator<AppendRequest> {
     yield* batches;
@@ -121,9 +129,13 @@ try {
 
   // 3. An exact replay returns the stored receipts unchanged.
   const replay = await sequencer.appendBatch({ batchId: "demo-1-again", events: batches[0]?.events ?? [] });
-  say(`replayed batch demo-1: ${replay.result?.replayedCount} stored receipts returned, nothing new sequenced`);
+  say(
+    `replayed batch demo-1: ${replay.result?.replayedCount} stored receipts returned, nothing new sequenced`,
+  );
   const head = await sequencer.getHead({ tenantId: agent.tenantId, storeId: agent.storeId });
-  say(`head of the stream: ${head.headSequence}; ${verified}/${n} receipts verified against the sequencer key`);
+  say(
+    `head of the stream: ${head.headSequence}; ${verified}/${n} receipts verified against the sequencer key`,
+  );
   process.exitCode = verified === n ? 0 : 1;
 } catch (err) {
   const e = ConnectError.from(err);

@@ -25,7 +25,9 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
 try {
   const config = readConfig();
   const embedded =
-    config.databaseUrl === undefined ? await startEmbeddedPostgres(path.resolve(config.dataDir, "pglite"), 2) : undefined;
+    config.databaseUrl === undefined
+      ? await startEmbeddedPostgres(path.resolve(config.dataDir, "pglite"), 2)
+      : undefined;
   const url = config.databaseUrl ?? (embedded?.url as string);
   const sql = createSql(url, { max: 1 });
   try {
@@ -42,6 +44,8 @@ try {
     await embedded?.stop();
   }
 } catch (err) {
-  process.stderr.write(`migrate failed: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+  process.stderr.write(
+    `migrate failed: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`,
+  );
   process.exit(1);
 }

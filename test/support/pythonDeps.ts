@@ -2,12 +2,19 @@
 // from Debian's own interpreter. The test command installs them when they are missing (as root, with apt-get).
 import { execFileSync, spawnSync } from "node:child_process";
 
-export const PYTHON_PACKAGES = ["python3-grpcio", "python3-grpc-tools", "python3-protobuf", "python3-cryptography"];
+export const PYTHON_PACKAGES = [
+  "python3-grpcio",
+  "python3-grpc-tools",
+  "python3-protobuf",
+  "python3-cryptography",
+];
 const CHECK = "import grpc, grpc_tools, google.protobuf, cryptography";
 
 /** Debian's python3 (not a pyenv shim earlier on PATH). */
 export function debianPython(): string {
-  return execFileSync("sh", ["-c", "command -p -v python3"], { encoding: "utf8" }).trim() || "/usr/bin/python3";
+  return (
+    execFileSync("sh", ["-c", "command -p -v python3"], { encoding: "utf8" }).trim() || "/usr/bin/python3"
+  );
 }
 
 function importable(): boolean {
@@ -34,5 +41,6 @@ export function ensurePythonDeps(): void {
     spawnSync("apt-get", ["update"], { stdio: ["ignore", "ignore", "inherit"] });
     install();
   }
-  if (!importable()) throw new Error(`apt-get could not provide ${PYTHON_PACKAGES.join(" ")}; see the output above`);
+  if (!importable())
+    throw new Error(`apt-get could not provide ${PYTHON_PACKAGES.join(" ")}; see the output above`);
 }
