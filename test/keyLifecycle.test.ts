@@ -282,13 +282,17 @@ describe("rate limit", () => {
     const storeId = crypto.randomUUID();
     const k = await createTestApiKey(admin, { tenantId, perms: ["read"], rateLimit: 3 });
     const seq = createClient(SequencerService, testTransport(server.url, k.secret));
+    const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => errorOf(seq.getHead({ tenantId, storeId }))),
+      Array.from({ length: 12 }, () => errorOf(seq.getHead({ tenantId, storeId }))),
     );
+    const elapsed = performance.now() - started;
     const refused = results.filter((e) => e !== undefined);
-    // 3 tokens in the bucket; at most one more can refill (333 ms each) while the burst is answered.
-    expect(results.length - refused.length).toBeGreaterThanOrEqual(3);
-    expect(results.length - refused.length).toBeLessThanOrEqual(4);
+    const accepted = results.length - refused.length;
+    // 3 tokens in the bucket, plus one per 333 ms the burst took to be answered (a loaded machine is slower).
+    expect(accepted).toBeGreaterThanOrEqual(3);
+    expect(accepted).toBeLessThanOrEqual(3 + Math.ceil((elapsed * 3) / 1000));
+    expect(refused.length).toBeGreaterThan(0);
     const err = refused[0] as ConnectError;
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.metadata.get("retry-after")).toBe("1");
@@ -310,11 +314,11 @@ describe("rate limit", () => {
     await registerAgent(keys, agent);
     const k = await createTestApiKey(admin, { tenantId: agent.tenantId, perms: ["write"], rateLimit: 2 });
     async function* requests() {
-      yield* batchesOf(agent, 5);
+      yield* batchesOf(agent, 10);
     }
     const { responses, error } = await runStream(testTransport(server.url, k.secret), requests());
     expect(responses.length).toBeGreaterThanOrEqual(2);
-    expect(responses.length).toBeLessThan(5);
+    expect(responses.length).toBeLessThan(10);
     expect(error?.code).toBe(Code.ResourceExhausted);
     expect(error?.findDetails(ErrorDetailSchema)[0]?.retryAfterMs).toBeGreaterThan(0n);
     const [row] = await sql<
