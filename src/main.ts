@@ -183,6 +183,11 @@ export async function startSequencer(
             random: (n) => new Uint8Array(randomBytes(n)),
           }),
         );
+        const unlisted = router.handlers
+          .filter((h) => !SERVICES.includes(h.service))
+          .map((h) => h.service.typeName);
+        if (unlisted.length > 0)
+          throw new Error(`add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/main.ts`);
       }),
       httpRoutes: createHttpRoutes(
         auth.gate,

@@ -27,6 +27,8 @@ export interface AuthGate {
   ): Promise<Principal | undefined>;
   /** Admits one message of a client-streaming or bidi RPC: still valid, within the rate, within bounds. */
   admitMessage(policy: Policy, principal: Principal | undefined, message: unknown): Promise<void>;
+  /** Throws DomainError("unauthenticated") once the principal's credential was revoked or expired. */
+  recheck(principal: Principal): Promise<void>;
 }
 
 export interface AuthGateOptions {
@@ -60,6 +62,10 @@ export function createAuthGate(opts: AuthGateOptions): AuthGate {
       if (opts.mode === "required") await recheckPrincipal(opts.authn, principal);
       opts.limiter.take(principal);
       authorize(principal, policy.requirement, policy.refs(message));
+    },
+
+    async recheck(principal) {
+      if (opts.mode === "required") await recheckPrincipal(opts.authn, principal);
     },
   };
 }

@@ -70,14 +70,36 @@ async function* prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): As
   for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
 }
 
+/** Re-checks the credential before sending a message when `intervalMs` passed since the last check. */
+async function* recheckWhileSending<T>(
+  messages: AsyncIterable<T>,
+  recheck: () => Promise<void>,
+  intervalMs: number,
+): AsyncGenerator<T> {
+  let last = performance.now();
+  for await (const m of messages) {
+    if (performance.now() - last >= intervalMs) {
+      await recheck();
+      last = performance.now();
+    }
+    yield m;
+  }
+}
+
 /**
  * Authentication and authorization of every RPC through the one gate (authGate.ts), before any service code
  * runs. Unary and server-streaming calls are checked against their request. Client-streaming and bidi calls
  * are authenticated when the stream opens and every message is checked as it is read (the credential still
  * valid, a rate-limit token, the message within the credential's bounds): the first message out of bounds ends
  * the stream with that error after every earlier message has been answered, and is never seen by the service.
+ * Server-streaming responses (long-lived subscriptions) re-check the credential before sending a message when
+ * `recheckMs` passed since the last check, so a revoked key or an expired token also ends them.
  */
-export function authInterceptor(gate: AuthGate, policies: ReadonlyMap<string, Policy>): Interceptor {
+export function authInterceptor(
+  gate: AuthGate,
+  policies: ReadonlyMap<string, Policy>,
+  recheckMs = 1000,
+): Interceptor {
   return (next) => async (req) => {
     const key = methodKey(req.method);
     const policy = policies.get(key);
@@ -92,7 +114,9 @@ export function authInterceptor(gate: AuthGate, policies: ReadonlyMap<string, Po
       const first = await it.next();
       const principal = await gate.admit(key, policy, presented, first.done ? undefined : first.value, false);
       req.contextValues.set(kPrincipal, principal);
-      return next({ ...req, message: prepend(first, it) });
+      const res = await next({ ...req, message: prepend(first, it) });
+      if (!res.stream || principal === undefined) return res;
+      return { ...res, message: recheckWhileSending(res.message, () => gate.recheck(principal), recheckMs) };
     }
     const principal = await gate.admit(key, policy, presented, undefined, true);
     req.contextValues.set(kPrincipal, principal);
