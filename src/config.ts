@@ -19,6 +19,7 @@ export interface Config {
   readonly maxPayloadBytes: number;
   readonly maxMessageBytes: number;
   readonly maxInFlightBatches: number;
+  readonly maxConcurrentBatches: number;
   readonly dbPoolMax: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -96,6 +97,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "MAX_IN_FLIGHT_BATCHES",
     default: "4",
     description: "batches one Append stream may have in flight before the server stops reading it",
+  },
+  {
+    name: "MAX_CONCURRENT_BATCHES",
+    default: "64",
+    description: "batches held in memory server-wide (all streams and unary calls); more wait their turn",
   },
   { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
   {
@@ -210,6 +216,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPayloadBytes: int(env, "MAX_PAYLOAD_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
     maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxInFlightBatches: int(env, "MAX_IN_FLIGHT_BATCHES", 4, 1, 1024),
+    maxConcurrentBatches: int(env, "MAX_CONCURRENT_BATCHES", 64, 1, 100_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],

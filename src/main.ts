@@ -12,6 +12,7 @@ import type { Sql } from "postgres";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { createAdmission } from "./api/admission.js";
 import { createApiKeyService } from "./api/apiKeyService.js";
 import { createAuthGate } from "./api/authGate.js";
 import { createHttpRoutes } from "./api/httpRoutes.js";
@@ -156,6 +157,7 @@ export async function startSequencer(
           SequencerService,
           createSequencerService({
             deps,
+            admission: createAdmission(config.maxConcurrentBatches),
             log,
             shutdown: shutdown.signal,
             serverVersion: SERVER_VERSION,

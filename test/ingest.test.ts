@@ -229,6 +229,25 @@ describe("append", () => {
     expect(await countEvents(expired)).toBe(0);
   });
 
+  it("gives a contested event_id to exactly one stream when two streams race for it", async () => {
+    const pairs = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const [a, b] = [await newAgent(), await newAgent()];
+        const eventId = crypto.randomUUID();
+        return Promise.all([
+          append([signedEventToProto(a.event({ eventId }))]),
+          append([signedEventToProto(b.event({ eventId }))]),
+        ]);
+      }),
+    );
+    for (const [ra, rb] of pairs) {
+      const outcomes = [ra.results[0]?.outcome, rb.results[0]?.outcome];
+      expect(outcomes.filter((o) => o?.case === "receipt")).toHaveLength(1);
+      const rejected = outcomes.find((o) => o?.case === "rejection");
+      expect(rejected?.case === "rejection" && rejected.value.reason).toBe(RejectionReason.EVENT_ID_CONFLICT);
+    }
+  });
+
   it("names the field, the value and what was expected", async () => {
     const agent = await newAgent();
     const cases: [Partial<Event>, string, RegExp][] = [

@@ -13,6 +13,7 @@ import {
 import { type BatchOutcome, prepareBatch, sequenceBatch } from "../app/appendBatch.js";
 import type { AppendDeps } from "../app/ports.js";
 import { DomainError } from "../domain/errors.js";
+import type { Admission } from "./admission.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
 import { codeName, toConnectError } from "./errors.js";
 
@@ -20,6 +21,8 @@ export interface AppendStreamOptions {
   readonly deps: AppendDeps;
   readonly log: Logger;
   readonly maxInFlight: number;
+  /** Shared by every stream and unary call: bounds the batches held in memory server-wide. */
+  readonly admission: Admission;
   /** Aborted when the server starts shutting down: stop reading, finish what was read, then end. */
   readonly shutdown: AbortSignal;
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
@@ -89,8 +92,13 @@ export async function* appendStream(
             slotFree = r;
           });
         }
+        const release = await opts.admission.acquire(stop).catch(() => undefined);
+        if (release === undefined) break;
         const next = await nextOrStop(it, stop);
-        if (next.done) break;
+        if (next.done) {
+          release();
+          break;
+        }
         const req = next.value;
         const started = performance.now();
         const prepared = prepareBatch(deps, req.batchId, req.events.map(eventFromProto));
@@ -98,6 +106,7 @@ export async function* appendStream(
         prepared.catch(() => {});
         const outcome = chain.then(() => prepared).then((p) => sequenceBatch(deps, p));
         chain = outcome.catch(() => {});
+        outcome.then(release, release);
         queue.push(
           outcome.then(
             (o) => {

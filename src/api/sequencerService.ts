@@ -6,12 +6,14 @@ import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
 import type { AppendDeps } from "../app/ports.js";
 import { isUuid } from "../crypto/bytes.js";
 import { invalidField, showValue } from "../domain/errors.js";
+import type { Admission } from "./admission.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
 
 export interface SequencerServiceOptions {
   readonly deps: AppendDeps;
+  readonly admission: Admission;
   readonly log: Logger;
   readonly shutdown: AbortSignal;
   readonly serverVersion: string;
@@ -34,16 +36,22 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
         deps,
         log: opts.log,
         maxInFlight: deps.limits.maxInFlightBatches,
+        admission: opts.admission,
         shutdown: opts.shutdown,
         ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
       });
     },
 
-    async appendBatch(req) {
-      const started = performance.now();
-      const outcome = await appendBatch(deps, req.batchId, req.events.map(eventFromProto));
-      opts.onBatch?.(outcome, performance.now() - started);
-      return { result: batchOutcomeToProto(outcome) };
+    async appendBatch(req, ctx) {
+      const release = await opts.admission.acquire(ctx.signal);
+      try {
+        const started = performance.now();
+        const outcome = await appendBatch(deps, req.batchId, req.events.map(eventFromProto));
+        opts.onBatch?.(outcome, performance.now() - started);
+        return { result: batchOutcomeToProto(outcome) };
+      } finally {
+        release();
+      }
     },
 
     async getHead(req) {

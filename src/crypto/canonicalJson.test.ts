@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "./bytes.js";
-import { canonicalJson, parseJsonPayload } from "./canonicalJson.js";
+import { canonicalJson, MAX_JSON_DEPTH, parseJsonPayload } from "./canonicalJson.js";
 
 /** An independent JCS for ordinary values: UTF-16-sorted keys, JSON.stringify for everything else. */
 function referenceJcs(value: unknown): string {
@@ -180,5 +180,25 @@ describe("parseJsonPayload", () => {
         expect(canonicalJson(parseJsonPayload(utf8(text)))).toBe(text);
       }),
     );
+  });
+});
+
+describe("parseJsonPayload nesting limit", () => {
+  const nested = (n: number): Uint8Array => new TextEncoder().encode(`${"[".repeat(n)}${"]".repeat(n)}`);
+
+  it("accepts 128 levels, as serde_json does", () => {
+    expect(parseJsonPayload(nested(MAX_JSON_DEPTH))).toBeInstanceOf(Array);
+  });
+
+  it("refuses deeper nesting with the depth in the message, without recursing", () => {
+    expect(() => parseJsonPayload(nested(MAX_JSON_DEPTH + 1))).toThrow(
+      '"payload" expected JSON nested at most 128 levels deep, got 129',
+    );
+    expect(() => parseJsonPayload(nested(200_000))).toThrow(/got 200000/);
+  });
+
+  it("does not count brackets inside strings", () => {
+    const text = new TextEncoder().encode(JSON.stringify({ s: `${"[".repeat(500)}\\"{` }));
+    expect(parseJsonPayload(text)).toEqual({ s: `${"[".repeat(500)}\\"{` });
   });
 });

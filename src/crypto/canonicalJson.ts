@@ -110,6 +110,29 @@ export function canonicalJson(value: unknown): string {
   return out;
 }
 
+/** serde_json's recursion limit, which upstream parses payloads with. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Deepest nesting of arrays and objects in JSON text (strings skipped); a linear scan, no recursion. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /**
  * Parses a JSON payload from bytes as upstream does: strict UTF-8 (no BOM stripping), JSON text, and
  * no lone surrogate escapes. Throws TypeError for invalid UTF-8 and SyntaxError for anything else.
@@ -122,6 +145,12 @@ export function parseJsonPayload(bytes: Uint8Array, title = "payload"): unknown 
     text = decoder.decode(bytes);
   } catch (error) {
     throw new TypeError(`"${title}" expected UTF-8 JSON text, got invalid UTF-8`, { cause: error });
+  }
+  const depth = nestingDepth(text);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new SyntaxError(
+      `"${title}" expected JSON nested at most ${MAX_JSON_DEPTH} levels deep, got ${depth}`,
+    );
   }
   let value: unknown;
   try {

@@ -78,10 +78,10 @@ describe("isValidEd25519PublicKey", () => {
     expect(isValidEd25519PublicKey("d75a98" as unknown as Uint8Array)).toBe(false);
   });
 
-  it("accepts a mixed-order point (only small order is refused; honest keys are never mixed)", () => {
+  it("refuses a mixed-order point (a prime-order point plus torsion; honest keys never are)", () => {
     const mixed = h(`03${"00".repeat(31)}`);
     expect(ed25519.Point.fromBytes(mixed).isTorsionFree()).toBe(false);
-    expect(isValidEd25519PublicKey(mixed)).toBe(true);
+    expect(isValidEd25519PublicKey(mixed)).toBe(false);
   });
 
   it("accepts every key derived from a seed", () => {

@@ -63,13 +63,16 @@ export function isCanonicalEd25519Encoding(encoding: Uint8Array): boolean {
 }
 
 /**
- * True only for the canonical encoding of a curve point that is not of small order (what key
- * registration accepts, §16.4). Mixed-order points (honest keys never are) are not rejected here.
+ * True only for the canonical encoding of a curve point in the prime-order subgroup that is not the identity
+ * (what key registration accepts, §16.4). Small-order and mixed-order points are refused: honest keys are
+ * never either, and refusing them leaves the cofactored (noble) and cofactorless (libsodium, OpenSSL) verifiers
+ * no key on which they could disagree.
  */
 export function isValidEd25519PublicKey(pk: Uint8Array): boolean {
   if (!(pk instanceof Uint8Array) || pk.length !== 32) return false;
   try {
-    return !ed25519.Point.fromBytes(pk, false).isSmallOrder();
+    const point = ed25519.Point.fromBytes(pk, false);
+    return !point.isSmallOrder() && point.isTorsionFree();
   } catch {
     return false;
   }

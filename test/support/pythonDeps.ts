@@ -1,5 +1,6 @@
-// The Python end-to-end client needs Debian's grpcio, grpc-tools, protobuf and cryptography packages, importable
-// from Debian's own interpreter. The test command installs them when they are missing (as root, with apt-get).
+// The Python end-to-end client needs Debian's grpcio, protobuf and cryptography packages, importable from
+// Debian's own interpreter, and Debian's protoc with its gRPC Python plugin to generate stubs. The test command
+// installs them when they are missing (as root, with apt-get).
 import { execFileSync, spawnSync } from "node:child_process";
 
 export const PYTHON_PACKAGES = [
@@ -18,7 +19,11 @@ export function debianPython(): string {
 }
 
 function importable(): boolean {
-  return spawnSync(debianPython(), ["-c", CHECK], { stdio: "ignore" }).status === 0;
+  return (
+    spawnSync(debianPython(), ["-c", CHECK], { stdio: "ignore" }).status === 0 &&
+    spawnSync("sh", ["-c", "command -v protoc && test -x /usr/bin/grpc_python_plugin"], { stdio: "ignore" })
+      .status === 0
+  );
 }
 
 export function ensurePythonDeps(): void {
