@@ -24,7 +24,14 @@ import { signedEventToProto } from "../src/client/toProto.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
 import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
 import { createRawAppendClient } from "./rawAppend.js";
-import { cpuBetween, createBenchDatabase, progress, sampleCpu, spawnServer } from "./support.js";
+import {
+  BENCH_ADMIN_KEY,
+  cpuBetween,
+  createBenchDatabase,
+  progress,
+  sampleCpu,
+  spawnServer,
+} from "./support.js";
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "ingest"),
@@ -150,7 +157,15 @@ const server = await spawnServer(db.url, {
 });
 const pid = server.child.pid as number;
 try {
-  const transport = createGrpcTransport({ baseUrl: server.url });
+  const transport = createGrpcTransport({
+    baseUrl: server.url,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `ApiKey ${BENCH_ADMIN_KEY}`);
+        return next(req);
+      },
+    ],
+  });
   const seq = createClient(SequencerService, transport);
   const keys = createClient(KeyRegistryService, transport);
   const info = await seq.getSequencerInfo({});
@@ -168,7 +183,7 @@ try {
     });
   }
   const address = server.url.replace("http://", "");
-  const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address));
+  const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address, BENCH_ADMIN_KEY));
   // Warm up: one small batch per stream of the paced set's keys (JIT, connections, worker start-up).
   const warm = prepare(pacedStreams, STREAMS * 100, 100, "warm-up");
   await Promise.all(clients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));

@@ -31,7 +31,7 @@ export interface RawAppendClient {
   close(): void;
 }
 
-export function createRawAppendClient(address: string): RawAppendClient {
+export function createRawAppendClient(address: string, apiKey: string): RawAppendClient {
   const client = new Client(address, grpc.credentials.createInsecure(), {
     "grpc-node.flow_control_window": 32 * 1024 * 1024,
     "grpc.max_receive_message_length": 256 * 1024 * 1024,
@@ -40,7 +40,11 @@ export function createRawAppendClient(address: string): RawAppendClient {
   return {
     append(requests, opts = {}) {
       return new Promise((resolve, reject) => {
-        const call = (client as unknown as { Append(): grpc.ClientDuplexStream<Buffer, Buffer> }).Append();
+        const metadata = new grpc.Metadata();
+        metadata.set("authorization", `ApiKey ${apiKey}`);
+        const call = (
+          client as unknown as { Append(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
+        ).Append(metadata);
         const responses: Buffer[] = [];
         call.on("data", (b: Buffer) => {
           opts.onResponse?.(responses.length);

@@ -30,6 +30,9 @@ export async function createBenchDatabase(prefix: string): Promise<{ url: string
   };
 }
 
+/** The bootstrap admin key the bench server runs with; bench clients authenticate with it. */
+export const BENCH_ADMIN_KEY = "bench-bootstrap-admin-key-0123456789abcdef";
+
 export interface BenchServer {
   readonly url: string;
   readonly child: ChildProcess;
@@ -63,6 +66,7 @@ export async function spawnServer(
       PORT: "0",
       LOG_LEVEL: "warn",
       DATA_DIR: mkdtempSync(path.join(tmpdir(), "ves-bench-")),
+      BOOTSTRAP_ADMIN_API_KEY: BENCH_ADMIN_KEY,
       ...env,
       // The listening line is logged at info.
       ...(env.LOG_LEVEL === undefined ? { LOG_LEVEL: "info" } : {}),

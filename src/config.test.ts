@@ -33,4 +33,51 @@ describe("readConfig", () => {
     expect(config.env).toBe("production");
     expect(Buffer.from(config.signingSeed ?? []).toString("hex")).toBe(seed);
   });
+
+  describe("authentication settings", () => {
+    const production = {
+      SEQUENCER_ENV: "production",
+      SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
+      SEQUENCER_SIGNING_KEY: "11".repeat(32),
+      DATABASE_URL: "postgres://db/ves",
+    };
+
+    it("requires authentication by default, and allows it off only in development and test", () => {
+      expect(readConfig({}).auth.mode).toBe("required");
+      expect(readConfig({ ...base, AUTH_MODE: "disabled" }).auth.mode).toBe("disabled");
+      expect(() => readConfig({ ...production, AUTH_MODE: "disabled" })).toThrow(
+        /AUTH_MODE=disabled is refused because SEQUENCER_ENV=production counts as production/,
+      );
+      expect(() => readConfig({ ...production, SEQUENCER_ENV: "prod", AUTH_MODE: "disabled" })).toThrow(
+        /SEQUENCER_ENV=prod counts as production/,
+      );
+      expect(() => readConfig({ ...base, AUTH_MODE: "off" })).toThrow(
+        'AUTH_MODE expected required or disabled, got "off"',
+      );
+    });
+
+    it("refuses secrets shorter than 32 bytes in production", () => {
+      expect(() => readConfig({ ...production, JWT_SECRET: "x".repeat(31) })).toThrow(
+        "JWT_SECRET expected at least 32 bytes in production, got 31",
+      );
+      expect(() => readConfig({ ...production, BOOTSTRAP_ADMIN_API_KEY: "k".repeat(31) })).toThrow(
+        "BOOTSTRAP_ADMIN_API_KEY expected at least 32 characters in production, got 31",
+      );
+      const ok = readConfig({
+        ...production,
+        JWT_SECRET: "x".repeat(32),
+        BOOTSTRAP_ADMIN_API_KEY: "k".repeat(32),
+      });
+      expect(ok.auth.jwtSecret?.length).toBe(32);
+      expect(readConfig({ ...base, JWT_SECRET: "short" }).auth.jwtSecret?.length).toBe(5);
+      expect(() => readConfig({ ...base, BOOTSTRAP_ADMIN_API_KEY: "has space" })).toThrow(/no whitespace/);
+    });
+
+    it("bounds the cache lifetime", () => {
+      expect(readConfig({ ...base, AUTH_CACHE_TTL_MS: "0" }).auth.cacheTtlMs).toBe(0);
+      expect(() => readConfig({ ...base, AUTH_CACHE_TTL_MS: "600000" })).toThrow(
+        /AUTH_CACHE_TTL_MS expected/,
+      );
+    });
+  });
 });

@@ -25,6 +25,20 @@ export interface Config {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
+  readonly auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** "disabled" runs every request as the bootstrap admin: development and test only. */
+  readonly mode: "required" | "disabled";
+  /** HS256 secret for bearer tokens; undefined: bearer tokens are refused. */
+  readonly jwtSecret: Uint8Array | undefined;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  /** Undefined: none (in development one is generated into DATA_DIR at start-up). */
+  readonly bootstrapAdminKey: string | undefined;
+  /** Lifetime of cached API-key lookups: the bound on a revocation's delay if a notification is lost. */
+  readonly cacheTtlMs: number;
 }
 
 export interface ConfigVariable {
@@ -98,6 +112,31 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
+  {
+    name: "AUTH_MODE",
+    default: "required",
+    description:
+      "required: every RPC and route except /healthz and /readyz needs a credential; disabled (development and test only): everyone is admin",
+  },
+  {
+    name: "BOOTSTRAP_ADMIN_API_KEY",
+    default: "(unset; generated once into DATA_DIR in development)",
+    description:
+      "an admin key for every tenant, for `npm run admin` and first setup; at least 32 characters in production",
+  },
+  {
+    name: "JWT_SECRET",
+    default: "(unset: bearer tokens refused)",
+    description: "HS256 secret for JWT bearer tokens; at least 32 bytes in production",
+  },
+  { name: "JWT_ISSUER", default: "ves-sequencer", description: "the iss every JWT must carry" },
+  { name: "JWT_AUDIENCE", default: "ves-api", description: "the aud every JWT must carry" },
+  {
+    name: "AUTH_CACHE_TTL_MS",
+    default: "1000",
+    description:
+      "how long an API-key lookup is cached (revocations also reach every instance at once via LISTEN/NOTIFY)",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -158,6 +197,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL expected fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const auth = readAuthConfig(env, mode, rawEnv);
   const databaseUrl =
     env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -182,5 +222,47 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
+    auth,
+  };
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function readAuthConfig(env: NodeJS.ProcessEnv, mode: Environment, rawEnv: string): AuthConfig {
+  const authMode = env.AUTH_MODE === undefined || env.AUTH_MODE === "" ? "required" : env.AUTH_MODE;
+  if (authMode !== "required" && authMode !== "disabled") {
+    throw new ConfigError(`AUTH_MODE expected required or disabled, got ${JSON.stringify(authMode)}`);
+  }
+  if (authMode === "disabled" && mode === "production") {
+    throw new ConfigError(
+      `AUTH_MODE=disabled is refused because SEQUENCER_ENV=${rawEnv} counts as production; it is allowed only with SEQUENCER_ENV=development or test`,
+    );
+  }
+  const rawSecret = env.JWT_SECRET === undefined || env.JWT_SECRET === "" ? undefined : env.JWT_SECRET;
+  const jwtSecret = rawSecret === undefined ? undefined : new TextEncoder().encode(rawSecret);
+  if (jwtSecret !== undefined && mode === "production" && jwtSecret.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `JWT_SECRET expected at least ${MIN_SECRET_BYTES} bytes in production, got ${jwtSecret.length}`,
+    );
+  }
+  const bootstrap =
+    env.BOOTSTRAP_ADMIN_API_KEY === undefined || env.BOOTSTRAP_ADMIN_API_KEY === ""
+      ? undefined
+      : env.BOOTSTRAP_ADMIN_API_KEY;
+  if (bootstrap !== undefined && mode === "production" && bootstrap.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `BOOTSTRAP_ADMIN_API_KEY expected at least ${MIN_SECRET_BYTES} characters in production, got ${bootstrap.length}`,
+    );
+  }
+  if (bootstrap !== undefined && /\s/.test(bootstrap)) {
+    throw new ConfigError("BOOTSTRAP_ADMIN_API_KEY expected no whitespace (it is sent in a header)");
+  }
+  return {
+    mode: authMode,
+    jwtSecret,
+    jwtIssuer: env.JWT_ISSUER === undefined || env.JWT_ISSUER === "" ? "ves-sequencer" : env.JWT_ISSUER,
+    jwtAudience: env.JWT_AUDIENCE === undefined || env.JWT_AUDIENCE === "" ? "ves-api" : env.JWT_AUDIENCE,
+    bootstrapAdminKey: bootstrap,
+    cacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 1000, 0, 60_000),
   };
 }

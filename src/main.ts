@@ -1,27 +1,44 @@
 // Composition root: config -> database -> migrations -> identity -> crypto workers -> use cases -> router ->
 // server; signals, drain, shutdown.
+
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { DescService } from "@bufbuild/protobuf";
 import pino, { type Logger } from "pino";
 import type { Sql } from "postgres";
+import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "./api/admission.js";
-import { errorInterceptor } from "./api/interceptors.js";
+import { createApiKeyService } from "./api/apiKeyService.js";
+import { createAuthGate } from "./api/authGate.js";
+import { createHttpRoutes } from "./api/httpRoutes.js";
+import { authInterceptor, errorInterceptor } from "./api/interceptors.js";
 import { createKeyRegistryService } from "./api/keyRegistryService.js";
 import { createMetrics } from "./api/metrics.js";
+import { POLICY_TABLE, requirePolicies } from "./api/policies.js";
 import { createSequencerService } from "./api/sequencerService.js";
 import { createServer } from "./api/server.js";
+import type { AuthenticateDeps } from "./app/authenticate.js";
 import type { AppendDeps } from "./app/ports.js";
+import { createRateLimiter } from "./app/rateLimiter.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
-import { nativeSha256, serverEd25519 } from "./crypto/native.js";
+import { utf8 } from "./crypto/bytes.js";
+import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
+import { loadOrCreateDevBootstrapKey } from "./infra/bootstrapAdminKey.js";
+import { createCachedApiKeyLookup } from "./infra/cachedApiKeyLookup.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
+import { createJoseTokenVerifier } from "./infra/joseTokenVerifier.js";
 import { createSql, redactUrl } from "./infra/pg/createSql.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./infra/pg/embeddedPostgres.js";
 import { migrate, readMigrations } from "./infra/pg/migrate.js";
 import { createPgAgentKeyLookup, createPgAgentKeyStore } from "./infra/pg/pgAgentKeyStore.js";
+import { createPgApiKeyStore, findApiKey } from "./infra/pg/pgApiKeyStore.js";
+import { createPgAuditLogReader } from "./infra/pg/pgAuditLog.js";
+import { listenAuthChanges } from "./infra/pg/pgAuthChanges.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
@@ -31,6 +48,9 @@ export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
 export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }
 ).version;
+
+/** Every service the server registers; each of their methods must have an access policy (api/policies.ts). */
+export const SERVICES: readonly DescService[] = [SequencerService, KeyRegistryService, ApiKeyService];
 
 export interface Sequencer {
   readonly address: AddressInfo;
@@ -125,12 +145,14 @@ export async function startSequencer(
       sha256: nativeSha256,
       limits,
     };
+    const auth = await startAuth(config, sql, clock, log);
+    cleanups.push(() => auth.stop());
     const metrics = createMetrics();
     const shutdown = new AbortController();
     const server = createServer({
       readMaxBytes: config.maxMessageBytes,
-      interceptors: [errorInterceptor(log, metrics)],
-      routes: (router) => {
+      interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
+      routes: requirePolicies((router) => {
         router.service(
           SequencerService,
           createSequencerService({
@@ -146,47 +168,59 @@ export async function startSequencer(
         router.service(
           KeyRegistryService,
           createKeyRegistryService({
-            store: createPgAgentKeyStore(sql),
+            store: createPgAgentKeyStore(sql, nativeSha256),
+            audit: createPgAuditLogReader(sql),
             clock,
             sha256: nativeSha256,
             ed25519,
           }),
         );
-      },
-      httpRoutes(req, res) {
-        const url = req.url ?? "";
-        if (url === "/healthz") {
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end('{"status":"ok"}\n');
-          return true;
-        }
-        if (url === "/readyz") {
-          if (shutdown.signal.aborted) {
-            res.writeHead(503, { "content-type": "application/json" });
-            res.end('{"status":"shutting down"}\n');
-            return true;
-          }
-          sql`select 1`.then(
-            () => {
-              res.writeHead(200, { "content-type": "application/json" });
-              res.end('{"status":"ready"}\n');
-            },
-            () => {
-              res.writeHead(503, { "content-type": "application/json" });
-              res.end('{"status":"database unavailable"}\n');
-            },
-          );
-          return true;
-        }
-        if (url === "/metrics") {
-          metrics.registry.metrics().then((text) => {
-            res.writeHead(200, { "content-type": metrics.registry.contentType });
-            res.end(text);
-          });
-          return true;
-        }
-        return false;
-      },
+        router.service(
+          ApiKeyService,
+          createApiKeyService({
+            store: createPgApiKeyStore(sql, nativeSha256),
+            lookup: auth.apiKeys,
+            clock,
+            sha256: nativeSha256,
+            random: (n) => new Uint8Array(randomBytes(n)),
+          }),
+        );
+        const unlisted = router.handlers
+          .filter((h) => !SERVICES.includes(h.service))
+          .map((h) => h.service.typeName);
+        if (unlisted.length > 0)
+          throw new Error(`add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/main.ts`);
+      }),
+      httpRoutes: createHttpRoutes(
+        auth.gate,
+        POLICY_TABLE,
+        {
+          "/healthz": async () => ({
+            status: 200,
+            contentType: "application/json",
+            body: '{"status":"ok"}\n',
+          }),
+          "/readyz": async () => {
+            if (shutdown.signal.aborted) {
+              return { status: 503, contentType: "application/json", body: '{"status":"shutting down"}\n' };
+            }
+            return sql`select 1`.then(
+              () => ({ status: 200, contentType: "application/json", body: '{"status":"ready"}\n' }),
+              () => ({
+                status: 503,
+                contentType: "application/json",
+                body: '{"status":"database unavailable"}\n',
+              }),
+            );
+          },
+          "/metrics": async () => ({
+            status: 200,
+            contentType: metrics.registry.contentType,
+            body: await metrics.registry.metrics(),
+          }),
+        },
+        log,
+      ),
       onSocketError: (err) => log.debug({ err }, "client socket error"),
     });
     const address = await server.listen(config.port, config.host);
@@ -220,6 +254,76 @@ export async function startSequencer(
   }
 }
 
+interface Auth {
+  readonly gate: ReturnType<typeof createAuthGate>;
+  readonly apiKeys: ReturnType<typeof createCachedApiKeyLookup>;
+  stop(): Promise<void>;
+}
+
+/** Credentials: the bootstrap admin key, JWT verification, the API-key cache and its cross-instance invalidation. */
+async function startAuth(config: Config, sql: Sql, clock: { now(): Date }, log: Logger): Promise<Auth> {
+  const { auth } = config;
+  let bootstrapKey = auth.bootstrapAdminKey;
+  if (auth.mode === "disabled") {
+    log.warn(
+      "AUTH_MODE=disabled: every request runs as an admin of every tenant (development and test only)",
+    );
+  } else if (bootstrapKey === undefined && config.env === "development") {
+    const dev = await loadOrCreateDevBootstrapKey(config.dataDir);
+    bootstrapKey = dev.key;
+    log.info(
+      { file: dev.file },
+      dev.created ? "generated a development bootstrap admin key" : "development bootstrap admin key loaded",
+    );
+  } else if (bootstrapKey === undefined && auth.jwtSecret === undefined) {
+    log.warn(
+      "neither BOOTSTRAP_ADMIN_API_KEY nor JWT_SECRET is set: only API keys already in the database work",
+    );
+  }
+  const apiKeys = createCachedApiKeyLookup((prefix) => findApiKey(sql, prefix), {
+    ttlMs: auth.cacheTtlMs,
+    clock,
+  });
+  let listener: { stop(): Promise<void> } | undefined;
+  if (auth.mode === "required") {
+    try {
+      listener = await listenAuthChanges(
+        sql,
+        (change) => apiKeys.forget(change.prefix),
+        () => apiKeys.clear(),
+      );
+    } catch (err) {
+      log.warn(
+        { err },
+        "LISTEN failed: API-key revocations reach this instance only through AUTH_CACHE_TTL_MS",
+      );
+    }
+  }
+  const authn: AuthenticateDeps = {
+    apiKeys,
+    tokens:
+      auth.jwtSecret === undefined
+        ? undefined
+        : createJoseTokenVerifier({
+            secret: auth.jwtSecret,
+            issuer: auth.jwtIssuer,
+            audience: auth.jwtAudience,
+            clockToleranceSeconds: 5,
+          }),
+    bootstrapKeyHash: bootstrapKey === undefined ? undefined : nativeSha256(utf8(bootstrapKey)),
+    sha256: nativeSha256,
+    constantTimeEqual,
+    clock,
+  };
+  return {
+    gate: createAuthGate({ mode: auth.mode, authn, limiter: createRateLimiter(clock) }),
+    apiKeys,
+    stop: async () => {
+      await listener?.stop();
+    },
+  };
+}
+
 function printHelp(): void {
   const lines = [
     "ves-sequencer: a verifiable event sequencer for VES v1.0",
@@ -232,7 +336,11 @@ function printHelp(): void {
       (v) => `  ${v.name.padEnd(24)} ${v.description}\n  ${"".padEnd(24)} default: ${v.default}`,
     ),
     "",
-    "HTTP routes: GET /healthz (liveness), GET /readyz (database reachable), GET /metrics (Prometheus).",
+    "HTTP routes: GET /healthz (liveness) and GET /readyz (database reachable) are public; GET /metrics",
+    "(Prometheus) needs an admin credential for every tenant (the bootstrap admin key).",
+    "",
+    "Credentials: authorization: Bearer <JWT> | authorization: ApiKey <key> | x-api-key: <key>, as gRPC/Connect",
+    "metadata or HTTP headers. Manage API keys and agent keys with: npm run admin -- --help",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -20,7 +20,13 @@ import {
   type TestBatch,
 } from "./support/appendSession.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { type SequencerProcess, spawnSequencer, testIdentity } from "./support/sequencer.js";
+import {
+  type SequencerProcess,
+  spawnSequencer,
+  TEST_ADMIN_KEY,
+  testIdentity,
+  withCredential,
+} from "./support/sequencer.js";
 import { expectGapFree, expectReceiptMatches, readStream } from "./support/streamLog.js";
 
 interface Instance {
@@ -41,7 +47,7 @@ beforeAll(async () => {
   const env = { ...identity, MIGRATE_ON_START: "true", DB_POOL_MAX: "8", CRYPTO_WORKERS: "1" };
   const procs = await Promise.all([spawnSequencer(db.url, env), spawnSequencer(db.url, env)]);
   servers = procs.map((p) => {
-    const transport = createGrpcTransport({ baseUrl: p.url });
+    const transport = createGrpcTransport({ baseUrl: p.url, interceptors: [withCredential(TEST_ADMIN_KEY)] });
     return {
       process: p,
       seq: createClient(SequencerService, transport),

@@ -13,7 +13,13 @@ import { sodiumEd25519 } from "../src/crypto/native.js";
 import { createAgent, registerAgent } from "./support/agent.js";
 import { makeBatch, openAppendSession, receiptsOf, type TestBatch } from "./support/appendSession.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { type SequencerProcess, spawnSequencer, testIdentity } from "./support/sequencer.js";
+import {
+  type SequencerProcess,
+  spawnSequencer,
+  TEST_ADMIN_KEY,
+  testIdentity,
+  withCredential,
+} from "./support/sequencer.js";
 import {
   expectGapFree,
   expectReceiptMatches,
@@ -166,7 +172,10 @@ async function checkLog(
 it("keeps every acknowledged event, all-or-nothing batches and a gap-free stream across SIGKILLs", async () => {
   server = await spawnSequencer(db.url, ENV);
   const agent = createAgent();
-  const keys = createClient(KeyRegistryService, createGrpcTransport({ baseUrl: server.url }));
+  const keys = createClient(
+    KeyRegistryService,
+    createGrpcTransport({ baseUrl: server.url, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+  );
   await registerAgent(keys, agent);
 
   const sent: SentBatch[] = [];
@@ -233,7 +242,10 @@ it("keeps every acknowledged event, all-or-nothing batches and a gap-free stream
     }
     const after = await checkLog(sent, agent.tenantId, agent.storeId);
     expect(after.committed.every((c) => c)).toBe(true);
-    const seq = createClient(SequencerService, createGrpcTransport({ baseUrl: server.url }));
+    const seq = createClient(
+      SequencerService,
+      createGrpcTransport({ baseUrl: server.url, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+    );
     const total = sent.reduce((n, b) => n + b.events.length, 0);
     expect((await seq.getHead({ tenantId: agent.tenantId, storeId: agent.storeId })).headSequence).toBe(
       BigInt(total),

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Sequencer } from "../src/main.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { REPO_ROOT, startTestSequencer } from "./support/sequencer.js";
+import { REPO_ROOT, startTestSequencer, TEST_ADMIN_KEY } from "./support/sequencer.js";
 
 let db: TestDatabase;
 let server: Sequencer;
@@ -20,7 +20,7 @@ afterAll(async () => {
 it("npm run demo registers a key, streams events and verifies every receipt", async () => {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli/demo.ts", "--url", server.url, "--events", "8"],
+    ["--import", "tsx", "src/cli/demo.ts", "--url", server.url, "--events", "8", "--api-key", TEST_ADMIN_KEY],
     {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,7 +1,6 @@
 // Ingest semantics against a real PostgreSQL through a real gRPC client: receipts, replay, conflicts,
 // command ids, base_version, key lifecycle, tampering, batch-level errors, and that rejections write nothing.
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorDetailSchema } from "../gen/ves/sequencer/v1/error_detail_pb.js";
@@ -13,7 +12,7 @@ import { verifyReceipt } from "../src/client/verifyReceipt.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestSequencer } from "./support/sequencer.js";
+import { startTestSequencer, testTransport } from "./support/sequencer.js";
 
 let db: TestDatabase;
 let server: Sequencer;
@@ -26,7 +25,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await startTestSequencer(db.url);
   sql = postgres(db.url, { max: 2, onnotice: () => {} });
-  const transport = createGrpcTransport({ baseUrl: server.url });
+  const transport = testTransport(server.url);
   seq = createClient(SequencerService, transport);
   keys = createClient(KeyRegistryService, transport);
   const info = await seq.getSequencerInfo({});

@@ -10,7 +10,7 @@ import { proofOfPossession } from "../src/client/proofOfPossession.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent, serverCrypto } from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestSequencer } from "./support/sequencer.js";
+import { startTestSequencer, TEST_ADMIN_KEY, withCredential } from "./support/sequencer.js";
 
 let db: TestDatabase;
 let server: Sequencer;
@@ -19,7 +19,10 @@ let keys: Client<typeof KeyRegistryService>;
 beforeAll(async () => {
   db = await createTestDatabase();
   server = await startTestSequencer(db.url);
-  keys = createClient(KeyRegistryService, createGrpcTransport({ baseUrl: server.url }));
+  keys = createClient(
+    KeyRegistryService,
+    createGrpcTransport({ baseUrl: server.url, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+  );
 });
 afterAll(async () => {
   await server?.stop();

@@ -1,5 +1,7 @@
 // Migrations: applied once even when several instances start together, recorded with checksums, and an
 // edited, already-applied file is refused.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,6 +45,21 @@ describe("migrate", () => {
       await expect(migrate(sql, edited)).rejects.toThrow(/was edited after it was applied/);
     } finally {
       await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("accepts gaps in the numbering (numbers reserved by other branches) but not repeats", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ves-migrations-"));
+    try {
+      writeFileSync(path.join(dir, "001_a.sql"), "select 1;");
+      writeFileSync(path.join(dir, "003_c.sql"), "select 3;");
+      expect((await readMigrations(dir)).map((m) => m.version)).toEqual([1, 3]);
+      writeFileSync(path.join(dir, "003_d.sql"), "select 4;");
+      await expect(readMigrations(dir)).rejects.toThrow(
+        /increase from 1 without repeats, got 3 \(d\) after 3/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

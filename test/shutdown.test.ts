@@ -17,7 +17,9 @@ import {
   type SequencerProcess,
   spawnSequencer,
   startTestSequencer,
+  TEST_ADMIN_KEY,
   testIdentity,
+  withCredential,
 } from "./support/sequencer.js";
 import { expectGapFree, expectReceiptMatches, readStream } from "./support/streamLog.js";
 
@@ -51,7 +53,13 @@ it("SIGTERM with batches in flight: answers what was read, ends with UNAVAILABLE
   });
   server = proc;
   const agent = createAgent();
-  await registerAgent(createClient(KeyRegistryService, createGrpcTransport({ baseUrl: proc.url })), agent);
+  await registerAgent(
+    createClient(
+      KeyRegistryService,
+      createGrpcTransport({ baseUrl: proc.url, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+    ),
+    agent,
+  );
 
   const batches = Array.from({ length: 30 }, (_, i) => makeBatch(agent, [40, 200, 1, 120, 75][i % 5] ?? 1));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
@@ -112,7 +120,14 @@ it("SIGTERM with batches in flight: answers what was read, ends with UNAVAILABLE
 
   // Nothing listens any more: neither a fresh gRPC connection nor a bare TCP connect gets through.
   const sessionManager = new Http2SessionManager(proc.url);
-  const fresh = createClient(SequencerService, createGrpcTransport({ baseUrl: proc.url, sessionManager }));
+  const fresh = createClient(
+    SequencerService,
+    createGrpcTransport({
+      baseUrl: proc.url,
+      sessionManager,
+      interceptors: [withCredential(TEST_ADMIN_KEY)],
+    }),
+  );
   const err = await fresh.getSequencerInfo({}).then(
     () => undefined,
     (e: unknown) => ConnectError.from(e),
@@ -145,7 +160,14 @@ it("does not wait for idle keep-alive connections or for a refused request's unr
   expect(status).toBe(200);
   // An HTTP/2 request refused for its size before its body was read, the client still holding the stream.
   const sessionManager = new Http2SessionManager(server.url);
-  const client = createClient(SequencerService, createGrpcTransport({ baseUrl: server.url, sessionManager }));
+  const client = createClient(
+    SequencerService,
+    createGrpcTransport({
+      baseUrl: server.url,
+      sessionManager,
+      interceptors: [withCredential(TEST_ADMIN_KEY)],
+    }),
+  );
   const big = { batchId: "big", events: [{ eventId: "x".repeat(100_000) }] } as never;
   const err = await client.appendBatch(big).then(
     () => undefined,

@@ -1,6 +1,7 @@
 // The one place that turns protobuf messages into domain values and back.
 import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type ApiKey, ApiKeySchema, Permission } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import {
   type EncryptedPayload,
   EncryptedPayloadSchema,
@@ -15,11 +16,20 @@ import {
   type SequencedEvent,
   SequencedEventSchema,
 } from "../../gen/ves/sequencer/v1/event_pb.js";
-import { type AgentKey, AgentKeySchema, KeyStatus } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import {
+  type AgentKey,
+  AgentKeySchema,
+  type KeyAuditEntry,
+  KeyAuditEntrySchema,
+  KeyStatus,
+} from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import type { BatchResult } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { BatchOutcome } from "../app/appendBatch.js";
 import type { AgentKey as DomainAgentKey, KeyStatus as DomainKeyStatus } from "../domain/agentKey.js";
+import type { ApiKey as DomainApiKey } from "../domain/apiKey.js";
+import type { AuditEntry } from "../domain/auditLog.js";
 import type { Receipt as DomainReceipt, EventInput, StoredEvent } from "../domain/event.js";
+import type { Permission as DomainPermission } from "../domain/principal.js";
 import type {
   Rejection as DomainRejection,
   RejectionReason as DomainRejectionReason,
@@ -232,4 +242,52 @@ export function agentKeyToProto(k: DomainAgentKey, status: DomainKeyStatus): Age
 
 export function optionalDate(t: Timestamp | undefined): Date | undefined {
   return t === undefined ? undefined : timestampDate(t);
+}
+
+const PERMISSIONS: Record<DomainPermission, Permission> = {
+  read: Permission.READ,
+  write: Permission.WRITE,
+  admin: Permission.ADMIN,
+};
+
+/** Proto permissions as the names the domain validates ("unspecified" and unknown numbers stay invalid). */
+export function permissionNames(ps: readonly Permission[]): string[] {
+  return ps.map((p) =>
+    p === Permission.READ
+      ? "read"
+      : p === Permission.WRITE
+        ? "write"
+        : p === Permission.ADMIN
+          ? "admin"
+          : `${p}`,
+  );
+}
+
+export function apiKeyToProto(k: DomainApiKey): ApiKey {
+  return create(ApiKeySchema, {
+    prefix: k.prefix,
+    tenantId: k.tenantId,
+    name: k.name,
+    permissions: k.permissions.map((p) => PERMISSIONS[p]),
+    storeIds: [...k.storeIds],
+    agentId: k.agentId ?? "",
+    rateLimit: k.rateLimit ?? 0,
+    createdAt: timestampFromDate(k.createdAt),
+    createdBy: k.createdBy,
+    revokedAt: k.revokedAt === undefined ? undefined : timestampFromDate(k.revokedAt),
+  });
+}
+
+export function auditEntryToProto(e: AuditEntry): KeyAuditEntry {
+  return create(KeyAuditEntrySchema, {
+    tenantId: e.tenantId,
+    seq: e.seq,
+    at: timestampFromDate(e.at),
+    actor: e.actor,
+    action: e.action,
+    subject: e.subject,
+    content: e.content,
+    prevHash: e.prevHash,
+    hash: e.hash,
+  });
 }

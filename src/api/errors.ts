@@ -52,8 +52,14 @@ export function toConnectError(err: unknown, log: Logger, requestId: string): Co
       expected: err.expected ?? "",
       actual: err.actual ?? "",
       requestId,
+      retryAfterMs: err.retryAfterMs === undefined ? 0n : BigInt(err.retryAfterMs),
     });
-    return new ConnectError(err.message, code, undefined, [{ desc: ErrorDetailSchema, value: detail }], err);
+    // A header for unary Connect errors, a trailer for gRPC: where clients look for it.
+    const metadata =
+      err.retryAfterMs === undefined
+        ? undefined
+        : { "retry-after": String(Math.ceil(err.retryAfterMs / 1000)) };
+    return new ConnectError(err.message, code, metadata, [{ desc: ErrorDetailSchema, value: detail }], err);
   }
   log.error({ err, requestId }, "internal error");
   const detail = create(ErrorDetailSchema, { reason: "internal", requestId });
@@ -64,4 +70,40 @@ export function toConnectError(err: unknown, log: Logger, requestId: string): Co
     [{ desc: ErrorDetailSchema, value: detail }],
     err,
   );
+}
+
+const HTTP_STATUS: Partial<Record<DomainErrorReason, number>> = {
+  unauthenticated: 401,
+  permission_denied: 403,
+  resource_exhausted: 429,
+  invalid_argument: 400,
+  not_found: 404,
+  unavailable: 503,
+};
+
+/** The HTTP answer for a failure on a plain HTTP route: status, headers and a small JSON body. */
+export function httpErrorOf(
+  err: unknown,
+  log: Logger,
+  requestId: string,
+): { status: number; headers: Record<string, string>; body: string } {
+  if (!(err instanceof DomainError)) {
+    log.error({ err, requestId }, "internal error");
+    return {
+      status: 500,
+      headers: { "content-type": "application/json" },
+      body: `${JSON.stringify({ code: "internal", message: "internal error", request_id: requestId })}\n`,
+    };
+  }
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (err.reason === "unauthenticated") headers["www-authenticate"] = 'Bearer, ApiKey realm="ves-sequencer"';
+  if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));
+  const body = {
+    code: err.reason,
+    message: err.message,
+    field: err.field ?? "",
+    request_id: requestId,
+    ...(err.retryAfterMs === undefined ? {} : { retry_after_ms: err.retryAfterMs }),
+  };
+  return { status: HTTP_STATUS[err.reason] ?? 500, headers, body: `${JSON.stringify(body)}\n` };
 }

@@ -1,13 +1,24 @@
-// KeyRegistryService: register (with proof of possession), list and revoke agent keys.
+// KeyRegistryService: register (with proof of possession), list, revoke and rotate agent keys, and read the
+// key audit log. The caller (for the audit log) comes from the auth interceptor.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { type AgentKeyDeps, listAgentKeys, registerAgentKey, revokeAgentKey } from "../app/agentKeys.js";
+import { listKeyAuditLog } from "../app/listKeyAuditLog.js";
+import type { AuditLogReader } from "../app/ports.js";
+import { rotateAgentKey } from "../app/rotateAgentKey.js";
 import { keyStatusAt } from "../domain/agentKey.js";
-import { agentKeyToProto, optionalDate } from "./convert.js";
+import { actorOf } from "./context.js";
+import { agentKeyToProto, auditEntryToProto, optionalDate } from "./convert.js";
 
-export function createKeyRegistryService(deps: AgentKeyDeps): ServiceImpl<typeof KeyRegistryService> {
+export interface KeyRegistryServiceDeps extends AgentKeyDeps {
+  readonly audit: AuditLogReader;
+}
+
+export function createKeyRegistryService(
+  deps: KeyRegistryServiceDeps,
+): ServiceImpl<typeof KeyRegistryService> {
   return {
-    async registerAgentKey(req) {
+    async registerAgentKey(req, ctx) {
       const key = await registerAgentKey(deps, {
         tenantId: req.tenantId,
         agentId: req.agentId,
@@ -16,6 +27,7 @@ export function createKeyRegistryService(deps: AgentKeyDeps): ServiceImpl<typeof
         proofOfPossession: req.proofOfPossession,
         validFrom: optionalDate(req.validFrom),
         validTo: optionalDate(req.validTo),
+        actor: actorOf(ctx.values),
       });
       return { key: agentKeyToProto(key, keyStatusAt(key, deps.clock.now())) };
     },
@@ -26,9 +38,41 @@ export function createKeyRegistryService(deps: AgentKeyDeps): ServiceImpl<typeof
       return { keys: keys.map((k) => agentKeyToProto(k, keyStatusAt(k, now))) };
     },
 
-    async revokeAgentKey(req) {
-      const key = await revokeAgentKey(deps, req.tenantId, req.agentId, req.keyId, req.reason);
+    async revokeAgentKey(req, ctx) {
+      const key = await revokeAgentKey(
+        deps,
+        req.tenantId,
+        req.agentId,
+        req.keyId,
+        req.reason,
+        actorOf(ctx.values),
+      );
       return { key: agentKeyToProto(key, keyStatusAt(key, deps.clock.now())) };
+    },
+
+    async rotateAgentKey(req, ctx) {
+      const { oldKey, newKey } = await rotateAgentKey(deps, {
+        tenantId: req.tenantId,
+        agentId: req.agentId,
+        keyId: req.keyId,
+        newKeyId: req.newKeyId,
+        newPublicKey: req.newPublicKey,
+        newProofOfPossession: req.newProofOfPossession,
+        newValidFrom: optionalDate(req.newValidFrom),
+        newValidTo: optionalDate(req.newValidTo),
+        oldValidTo: optionalDate(req.oldValidTo),
+        actor: actorOf(ctx.values),
+      });
+      const now = deps.clock.now();
+      return {
+        oldKey: agentKeyToProto(oldKey, keyStatusAt(oldKey, now)),
+        newKey: agentKeyToProto(newKey, keyStatusAt(newKey, now)),
+      };
+    },
+
+    async listKeyAuditLog(req) {
+      const entries = await listKeyAuditLog(deps.audit, req.tenantId, req.afterSeq, req.limit);
+      return { entries: entries.map(auditEntryToProto) };
     },
   };
 }

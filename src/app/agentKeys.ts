@@ -1,10 +1,11 @@
 // Use cases of the agent key registry: register (with proof of possession, ves-protocol.md §2.7), list, revoke.
-import { isUuid } from "../crypto/bytes.js";
+// Registration and revocation are recorded in the tenant's key audit log in the same transaction.
+import { bytesToHex, isUuid } from "../crypto/bytes.js";
 import type { Ed25519 } from "../crypto/ed25519.js";
 import { isValidEd25519PublicKey } from "../crypto/ed25519.js";
 import { popChallenge } from "../crypto/popChallenge.js";
 import type { Sha256 } from "../crypto/sha256.js";
-import type { AgentKey } from "../domain/agentKey.js";
+import { type AgentKey, agentKeyRef } from "../domain/agentKey.js";
 import { DomainError, invalidField, showValue } from "../domain/errors.js";
 import type { AgentKeyStore, Clock } from "./ports.js";
 
@@ -13,8 +14,6 @@ export interface AgentKeyDeps {
   readonly clock: Clock;
   readonly sha256: Sha256;
   readonly ed25519: Ed25519;
-  /** Called after a revocation commits, so caches everywhere can forget the key. */
-  readonly onRevoked?: (tenantId: string, agentId: string, keyId: number) => Promise<void>;
 }
 
 export interface RegisterAgentKeyInput {
@@ -25,61 +24,96 @@ export interface RegisterAgentKeyInput {
   readonly proofOfPossession: Uint8Array;
   readonly validFrom: Date | undefined;
   readonly validTo: Date | undefined;
+  /** The credential making the change (Principal.id), for the audit log. */
+  readonly actor: string;
 }
 
-function uuidField(field: string, value: string): string {
+export function uuidField(field: string, value: string): string {
   if (!isUuid(value)) throw invalidField(field, "a UUID (8-4-4-4-12 hex)", showValue(value));
   return value.toLowerCase();
+}
+
+export function agentKeySubject(agentId: string, keyId: number): string {
+  return `agent_key:${agentKeyRef(agentId, keyId)}`;
+}
+
+/** Checks a key being registered: a valid, non-weak Ed25519 point and a proof of possession that verifies. */
+export function checkNewPublicKey(
+  deps: Pick<AgentKeyDeps, "sha256" | "ed25519">,
+  publicKey: Uint8Array,
+  proofOfPossession: Uint8Array,
+  fields: { publicKey: string; proof: string } = { publicKey: "public_key", proof: "proof_of_possession" },
+): void {
+  if (publicKey.length !== 32) {
+    throw invalidField(fields.publicKey, "32 bytes (Ed25519)", `${publicKey.length} bytes`);
+  }
+  if (!isValidEd25519PublicKey(publicKey)) {
+    throw invalidField(
+      fields.publicKey,
+      "a valid Ed25519 point that is not of small order",
+      "an invalid or weak key",
+    );
+  }
+  if (proofOfPossession.length !== 64) {
+    throw invalidField(
+      fields.proof,
+      `64 bytes: the Ed25519 signature of H("VES_POP_V1" || ${fields.publicKey})`,
+      `${proofOfPossession.length} bytes`,
+    );
+  }
+  const challenge = popChallenge(deps.sha256, publicKey);
+  if (!deps.ed25519.verify(proofOfPossession, challenge, publicKey)) {
+    throw new DomainError(
+      "invalid_argument",
+      `"${fields.proof}" does not verify: sign H("VES_POP_V1" || ${fields.publicKey}) with the key being registered`,
+      { field: fields.proof },
+    );
+  }
+}
+
+/** A new key's validity window: valid_from defaults to now, valid_to (if any) is not before it. */
+export function validityWindow(
+  now: Date,
+  validFrom: Date | undefined,
+  validTo: Date | undefined,
+  field = "valid_to",
+): { validFrom: Date; validTo: Date | undefined } {
+  const from = validFrom ?? now;
+  if (validTo !== undefined && validTo.getTime() < from.getTime()) {
+    throw invalidField(field, `a time at or after valid_from (${from.toISOString()})`, validTo.toISOString());
+  }
+  return { validFrom: from, validTo };
 }
 
 export async function registerAgentKey(deps: AgentKeyDeps, input: RegisterAgentKeyInput): Promise<AgentKey> {
   const tenantId = uuidField("tenant_id", input.tenantId);
   const agentId = uuidField("agent_id", input.agentId);
-  if (input.publicKey.length !== 32) {
-    throw invalidField("public_key", "32 bytes (Ed25519)", `${input.publicKey.length} bytes`);
-  }
-  if (!isValidEd25519PublicKey(input.publicKey)) {
-    throw invalidField(
-      "public_key",
-      "a valid Ed25519 point that is not of small order",
-      "an invalid or weak key",
-    );
-  }
-  if (input.proofOfPossession.length !== 64) {
-    throw invalidField(
-      "proof_of_possession",
-      '64 bytes: the Ed25519 signature of H("VES_POP_V1" || public_key)',
-      `${input.proofOfPossession.length} bytes`,
-    );
-  }
-  const challenge = popChallenge(deps.sha256, input.publicKey);
-  if (!deps.ed25519.verify(input.proofOfPossession, challenge, input.publicKey)) {
-    throw new DomainError(
-      "invalid_argument",
-      '"proof_of_possession" does not verify: sign H("VES_POP_V1" || public_key) with the key being registered',
-      { field: "proof_of_possession" },
-    );
-  }
+  checkNewPublicKey(deps, input.publicKey, input.proofOfPossession);
   const now = deps.clock.now();
-  const validFrom = input.validFrom ?? now;
-  if (input.validTo !== undefined && input.validTo.getTime() < validFrom.getTime()) {
-    throw invalidField(
-      "valid_to",
-      `a time at or after valid_from (${validFrom.toISOString()})`,
-      input.validTo.toISOString(),
-    );
-  }
-  return deps.store.insert({
+  const { validFrom, validTo } = validityWindow(now, input.validFrom, input.validTo);
+  const key: AgentKey = {
     tenantId,
     agentId,
     keyId: input.keyId,
     publicKey: input.publicKey,
     algorithm: "ed25519",
     validFrom,
-    validTo: input.validTo,
+    validTo,
     revokedAt: undefined,
     revocationReason: undefined,
     createdAt: now,
+  };
+  return deps.store.insert(key, {
+    tenantId,
+    at: now,
+    actor: input.actor,
+    action: "agent_key.registered",
+    subject: agentKeySubject(agentId, input.keyId),
+    details: {
+      public_key: bytesToHex(input.publicKey),
+      valid_from: validFrom.toISOString(),
+      valid_to: validTo?.toISOString() ?? null,
+    },
   });
 }
 
@@ -102,11 +136,20 @@ export async function revokeAgentKey(
   agentId: string,
   keyId: number,
   reason: string,
+  actor: string,
 ): Promise<AgentKey> {
   const tenant = uuidField("tenant_id", tenantId);
   const agent = uuidField("agent_id", agentId);
   if (reason.length > 512) throw invalidField("reason", "at most 512 characters", `${reason.length}`);
-  const key = await deps.store.revoke(tenant, agent, keyId, reason, deps.clock.now());
+  const now = deps.clock.now();
+  const key = await deps.store.revoke(tenant, agent, keyId, reason, now, {
+    tenantId: tenant,
+    at: now,
+    actor,
+    action: "agent_key.revoked",
+    subject: agentKeySubject(agent, keyId),
+    details: { reason, revoked_at: now.toISOString() },
+  });
   if (key === undefined) {
     throw new DomainError(
       "not_found",
@@ -117,6 +160,5 @@ export async function revokeAgentKey(
       },
     );
   }
-  await deps.onRevoked?.(tenant, agent, keyId);
   return key;
 }

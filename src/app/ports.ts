@@ -1,6 +1,8 @@
 // Ports: what the use cases need from the outside world. Adapters live in infra/ and are wired in main.ts.
 import type { Sha256 } from "../crypto/sha256.js";
 import type { AgentKey, AgentKeyValidity } from "../domain/agentKey.js";
+import type { ApiKey } from "../domain/apiKey.js";
+import type { AuditEntry, AuditRecord } from "../domain/auditLog.js";
 import type { ExistingEvent, VerifiedEvent } from "../domain/decideBatch.js";
 import type { CheckedEvent, StoredEvent, StreamKey } from "../domain/event.js";
 import type { Limits } from "../domain/limits.js";
@@ -44,18 +46,71 @@ export interface AgentKeyLookup {
   publicKeys(tenantId: string, refs: readonly AgentKeyRef[]): Promise<Map<string, Uint8Array>>;
 }
 
+/** What a rotation writes, decided from the old key as read under its row lock. */
+export interface RotationPlan {
+  readonly newKey: AgentKey;
+  /** The old key's new valid_to; undefined leaves it unchanged. */
+  readonly oldValidTo: Date | undefined;
+  readonly audit: AuditRecord;
+}
+
+/** Agent keys. Every change is written together with its audit entry, in one transaction. */
 export interface AgentKeyStore {
   /** Throws DomainError("already_exists") when (tenant, agent, key id) is taken. */
-  insert(key: AgentKey): Promise<AgentKey>;
+  insert(key: AgentKey, audit: AuditRecord): Promise<AgentKey>;
   list(tenantId: string, agentId: string | undefined): Promise<AgentKey[]>;
-  /** Sets revoked_at (once) and returns the key; undefined when there is no such key. */
+  /**
+   * Sets revoked_at (once) and returns the key; undefined when there is no such key. The audit entry is
+   * written only when this call revoked it.
+   */
   revoke(
     tenantId: string,
     agentId: string,
     keyId: number,
     reason: string,
     at: Date,
+    audit: AuditRecord,
   ): Promise<AgentKey | undefined>;
+  /**
+   * Locks the old key, lets `plan` decide (it may throw a DomainError; the old key is undefined when missing),
+   * then inserts the new key, updates the old key's valid_to and appends the audit entry, atomically.
+   */
+  rotate(
+    tenantId: string,
+    agentId: string,
+    oldKeyId: number,
+    plan: (old: AgentKey | undefined) => RotationPlan,
+  ): Promise<{ oldKey: AgentKey; newKey: AgentKey }>;
+}
+
+/** API keys. Every change is written together with its audit entry, in one transaction. */
+export interface ApiKeyStore {
+  /** Throws DomainError("already_exists") when the prefix is taken. */
+  insert(key: ApiKey, audit: AuditRecord): Promise<ApiKey>;
+  list(tenantId: string): Promise<ApiKey[]>;
+  /**
+   * Sets revoked_at (once) and tells every instance to forget the key; undefined when the tenant has no such
+   * key. The audit entry is written only when this call revoked it.
+   */
+  revoke(tenantId: string, prefix: string, at: Date, audit: AuditRecord): Promise<ApiKey | undefined>;
+}
+
+/** API keys by prefix for authentication; adapters may cache, but must forget a revoked key within 1 s. */
+export interface ApiKeyLookup {
+  byPrefix(prefix: string): Promise<ApiKey | undefined>;
+  /** Forgets a key on this instance at once (other instances learn through the store's notification). */
+  forget(prefix: string): void;
+}
+
+export interface AuditLogReader {
+  /** Entries of the tenant's log with seq > afterSeq, oldest first, at most `limit`. */
+  list(tenantId: string, afterSeq: bigint, limit: number): Promise<AuditEntry[]>;
+}
+
+/** Verifies a bearer token's signature, issuer, audience and times; returns its claims. */
+export interface TokenVerifier {
+  /** Throws DomainError("unauthenticated") for an invalid, expired or not-yet-valid token. */
+  verify(token: string): Promise<Readonly<Record<string, unknown>>>;
 }
 
 /** What a batch needs to read under the stream lock. */

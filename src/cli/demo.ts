@@ -2,6 +2,8 @@
 // through the bidirectional Append RPC, and verifies every receipt with the SDK, trusting nothing but the
 // sequencer's published public key.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -13,6 +15,7 @@ import { signedEventToProto } from "../client/toProto.js";
 import { verifyReceipt } from "../client/verifyReceipt.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { nobleEd25519 } from "../crypto/ed25519.js";
+import { BOOTSTRAP_KEY_FILE } from "../infra/bootstrapAdminKey.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -30,14 +33,23 @@ if (args.help) {
       "Against a running sequencer (npm start): generates an agent key, registers it with proof of possession,",
       "streams signed events in two pipelined batches over Append, verifies each receipt (hash and sequencer",
       "signature) with the SDK, replays the first batch to show identical receipts, and prints the head.",
-      "SEQUENCER_URL and VES_API_KEY are read from the environment too.",
+      "SEQUENCER_URL and VES_API_KEY are read from the environment too. Without a key, the development",
+      "bootstrap admin key the server generated in DATA_DIR (default .data) is used.",
       "",
     ].join("\n"),
   );
   process.exit(0);
 }
 
-const apiKey = args["api-key"];
+/** The key given, else the development bootstrap key `npm start` generated (see infra/bootstrapAdminKey.ts). */
+function devKey(): string | undefined {
+  try {
+    return readFileSync(path.join(process.env.DATA_DIR ?? ".data", BOOTSTRAP_KEY_FILE), "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+const apiKey = args["api-key"] ?? devKey();
 const auth: Interceptor = (next) => async (req) => {
   if (apiKey !== undefined && apiKey !== "") req.header.set("authorization", `ApiKey ${apiKey}`);
   return next(req);

@@ -36,8 +36,8 @@ try {
     process.stdout.write(
       `${redactUrl(url)}${embedded ? ` (embedded, ${config.dataDir})` : ""}: ` +
         (applied.length === 0
-          ? `up to date at version ${migrations.length}\n`
-          : `applied ${applied.map((v) => migrations[v - 1]?.name).join(", ")}; now at version ${migrations.length}\n`),
+          ? `up to date at version ${migrations.at(-1)?.version ?? 0}\n`
+          : `applied ${applied.map((v) => migrations.find((m) => m.version === v)?.name).join(", ")}; now at version ${migrations.at(-1)?.version ?? 0}\n`),
     );
   } finally {
     await sql.end({ timeout: 5 });

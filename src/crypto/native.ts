@@ -172,3 +172,8 @@ export const nodeEd25519: Ed25519 = {
 export function serverEd25519(): Ed25519 {
   return loadSodium() === null ? nodeEd25519 : sodiumEd25519;
 }
+
+/** Byte-string equality in time independent of the contents (node:crypto timingSafeEqual); false on length mismatch. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && nodeCrypto.timingSafeEqual(a, b);
+}

@@ -17,6 +17,8 @@ export interface DomainErrorDetails {
   field?: string | undefined;
   expected?: string | undefined;
   actual?: string | undefined;
+  /** With "resource_exhausted" from a rate limit: how long to wait before retrying. */
+  retryAfterMs?: number | undefined;
   cause?: unknown;
 }
 
@@ -27,6 +29,7 @@ export class DomainError extends Error {
   readonly field: string | undefined;
   readonly expected: string | undefined;
   readonly actual: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(reason: DomainErrorReason, message: string, details: DomainErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -34,6 +37,7 @@ export class DomainError extends Error {
     this.field = details.field;
     this.expected = details.expected;
     this.actual = details.actual;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

@@ -25,7 +25,10 @@ import { signedEventToProto } from "../../src/client/toProto.js";
 import type { Sequencer } from "../../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "../support/agent.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { startTestSequencer, testIdentity } from "../support/sequencer.js";
+import { startTestSequencer, TEST_ADMIN_KEY, testIdentity, withCredential } from "../support/sequencer.js";
+
+const auth = withCredential(TEST_ADMIN_KEY);
+
 import { assertBatchReceipts, type ExpectedSequencer } from "./assertBatchReceipts.js";
 
 /** A keep-alive HTTP/1.1 agent that counts the TCP connections it opens, to prove which stack carried a call. */
@@ -78,10 +81,10 @@ beforeAll(async () => {
   smallSessions = new Http2SessionManager(small.url);
   smallGrpc = createClient(
     SequencerService,
-    createGrpcTransport({ baseUrl: small.url, sessionManager: smallSessions }),
+    createGrpcTransport({ baseUrl: small.url, sessionManager: smallSessions, interceptors: [auth] }),
   );
   sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  const transport = createGrpcTransport({ baseUrl: server.url });
+  const transport = createGrpcTransport({ baseUrl: server.url, interceptors: [auth] });
   grpc = createClient(SequencerService, transport);
   keys = createClient(KeyRegistryService, transport);
   const info = await grpc.getSequencerInfo({});
@@ -165,6 +168,7 @@ describe("HTTP/1.1 on the same port, as browsers reach it", () => {
         httpVersion: "1.1",
         useBinaryFormat: false,
         nodeOptions: { agent: h1 },
+        interceptors: [auth],
       });
       const client = createClient(SequencerService, transport);
       const agent = await newAgent();
@@ -185,7 +189,12 @@ describe("HTTP/1.1 on the same port, as browsers reach it", () => {
     withHttp1Agent(async (h1) => {
       const client = createClient(
         SequencerService,
-        createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1", nodeOptions: { agent: h1 } }),
+        createGrpcWebTransport({
+          baseUrl: server.url,
+          httpVersion: "1.1",
+          nodeOptions: { agent: h1 },
+          interceptors: [auth],
+        }),
       );
       const info = await client.getSequencerInfo({});
       expect(info.protocolVersion).toBe("VES/1.0");
@@ -245,7 +254,12 @@ describe("MAX_MESSAGE_BYTES", () => {
       errorOf(
         createClient(
           SequencerService,
-          createConnectTransport({ baseUrl: small.url, httpVersion: "1.1", nodeOptions: { agent: h1 } }),
+          createConnectTransport({
+            baseUrl: small.url,
+            httpVersion: "1.1",
+            nodeOptions: { agent: h1 },
+            interceptors: [auth],
+          }),
         ).appendBatch(req),
       ),
     );

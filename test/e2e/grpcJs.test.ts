@@ -36,7 +36,17 @@ import { sodiumEd25519 } from "../../src/crypto/native.js";
 import type { Sequencer } from "../../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "../support/agent.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { startTestSequencer, testIdentity } from "../support/sequencer.js";
+import { startTestSequencer, TEST_ADMIN_KEY, testIdentity, withCredential } from "../support/sequencer.js";
+
+/** grpc-js client interceptor: the test admin key on every call. */
+const withApiKey: grpc.Interceptor = (options, nextCall) =>
+  new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set("authorization", `ApiKey ${TEST_ADMIN_KEY}`);
+      next(metadata, listener);
+    },
+  });
+
 import { assertBatchReceipts, type ExpectedSequencer } from "./assertBatchReceipts.js";
 
 type Init<S extends DescMessage> = MessageInitShape<S>;
@@ -159,15 +169,16 @@ beforeAll(async () => {
   db = await createTestDatabase("ves_e2e_grpcjs");
   server = await startTestSequencer(db.url, { ...identity, MAX_IN_FLIGHT_BATCHES: "4" });
   sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  keys = createClient(KeyRegistryService, createGrpcTransport({ baseUrl: server.url }));
-  client = new SequencerGrpcClient(
-    `127.0.0.1:${server.address.port}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as SequencerGrpcClient;
-  raw = new RawSequencerGrpcClient(
-    `127.0.0.1:${server.address.port}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as RawSequencerGrpcClient;
+  keys = createClient(
+    KeyRegistryService,
+    createGrpcTransport({ baseUrl: server.url, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+  );
+  client = new SequencerGrpcClient(`127.0.0.1:${server.address.port}`, grpc.credentials.createInsecure(), {
+    interceptors: [withApiKey],
+  }) as unknown as SequencerGrpcClient;
+  raw = new RawSequencerGrpcClient(`127.0.0.1:${server.address.port}`, grpc.credentials.createInsecure(), {
+    interceptors: [withApiKey],
+  }) as unknown as RawSequencerGrpcClient;
   info = await unary(client.GetSequencerInfo.bind(client), {});
   const current = info.signingKeys.find((k) => k.current);
   sequencer = {

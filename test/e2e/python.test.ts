@@ -18,7 +18,13 @@ import { receiptHash } from "../../src/crypto/receiptHash.js";
 import { nobleSha256 } from "../../src/crypto/sha256.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { PYTHON_PACKAGES } from "../support/pythonDeps.js";
-import { REPO_ROOT, type SequencerProcess, spawnSequencer, testIdentity } from "../support/sequencer.js";
+import {
+  REPO_ROOT,
+  type SequencerProcess,
+  spawnSequencer,
+  TEST_ADMIN_KEY,
+  testIdentity,
+} from "../support/sequencer.js";
 
 const run = promisify(execFile);
 
@@ -148,6 +154,8 @@ describe("Python grpcio client", () => {
         String(BATCHES),
         "--per-batch",
         String(PER_BATCH),
+        "--api-key",
+        TEST_ADMIN_KEY,
       ]);
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };

@@ -13,6 +13,7 @@ import {
 import type { SignedEvent } from "../../src/client/signEvent.js";
 import { signedEventToProto } from "../../src/client/toProto.js";
 import type { TestAgent } from "./agent.js";
+import { TEST_ADMIN_KEY, withCredential } from "./sequencer.js";
 
 /** A batch as the client built it: the signed events (with their signing hashes) and the request. */
 export interface TestBatch {
@@ -65,7 +66,10 @@ export interface AppendSession {
 /** Opens an Append stream to `baseUrl` over a connection of its own. */
 export function openAppendSession(baseUrl: string): AppendSession {
   const sessionManager = new Http2SessionManager(baseUrl);
-  const client = createClient(SequencerService, createGrpcTransport({ baseUrl, sessionManager }));
+  const client = createClient(
+    SequencerService,
+    createGrpcTransport({ baseUrl, sessionManager, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+  );
   const pending: AppendRequest[] = [];
   let closed = false;
   let wake: (() => void) | undefined;

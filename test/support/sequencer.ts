@@ -4,11 +4,29 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { type Config, readConfig } from "../../src/config.js";
 import { type Sequencer, startSequencer } from "../../src/main.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+/** The bootstrap admin key every test sequencer starts with (unless a test overrides it). */
+export const TEST_ADMIN_KEY = "test-bootstrap-admin-key-0123456789abcdef";
+
+/** Sends `authorization: ApiKey <key>` (or `Bearer <token>`) with every call. */
+export function withCredential(credential: string, scheme: "ApiKey" | "Bearer" = "ApiKey"): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `${scheme} ${credential}`);
+    return next(req);
+  };
+}
+
+/** A gRPC transport to a test sequencer that authenticates as `credential` (the bootstrap admin by default). */
+export function testTransport(url: string, credential: string = TEST_ADMIN_KEY): Transport {
+  return createGrpcTransport({ baseUrl: url, interceptors: [withCredential(credential)] });
+}
 
 /** A fixed identity shared by instances of one test, so receipts verify against one key. */
 export function testIdentity(): { SEQUENCER_ID: string; SEQUENCER_SIGNING_KEY: string } {
@@ -30,6 +48,7 @@ export async function startTestSequencer(
     LOG_LEVEL: "silent",
     CRYPTO_WORKERS: "2",
     DB_POOL_MAX: "8",
+    BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
     ...env,
   });
   return startSequencer(config, pino({ level: config.logLevel }));
@@ -59,6 +78,7 @@ export async function spawnSequencer(
       PORT: "0",
       DATA_DIR: mkdtempSync(path.join(tmpdir(), "ves-test-")),
       LOG_LEVEL: "info",
+      BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -30,9 +30,15 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
       checksum: createHash("sha256").update(sql).digest("hex"),
     });
   }
+  // Versions strictly increase; gaps are allowed, because concurrent branches reserve numbers before they
+  // land (a missing number is applied whenever its file arrives).
   for (const [i, m] of migrations.entries()) {
-    if (m.version !== i + 1)
-      throw new Error(`migrations expected version ${i + 1} next, got ${m.version} (${m.name})`);
+    const prev = migrations[i - 1];
+    if (m.version < 1 || (prev !== undefined && m.version <= prev.version)) {
+      throw new Error(
+        `migrations expected versions to increase from 1 without repeats, got ${m.version} (${m.name}) after ${prev?.version ?? "none"}`,
+      );
+    }
   }
   return migrations;
 }

@@ -1,9 +1,12 @@
-// Agent key registry on PostgreSQL, and the public-key lookup of ingest with a bounded cache (public keys
-// never change once registered; status is read under the stream lock at sequencing time, never cached).
-import type { Sql } from "postgres";
+// Agent key registry on PostgreSQL (every change audited in the same transaction), and the public-key lookup
+// of ingest with a bounded cache (public keys never change once registered; status is read under the stream
+// lock at sequencing time, never cached, so a revocation is effective on every instance once it commits).
+import type { Sql, TransactionSql } from "postgres";
 import type { AgentKeyLookup, AgentKeyStore } from "../../app/ports.js";
+import type { Sha256 } from "../../crypto/sha256.js";
 import { type AgentKey, agentKeyRef } from "../../domain/agentKey.js";
 import { DomainError } from "../../domain/errors.js";
+import { appendAudit } from "./pgAuditLog.js";
 import { mapPgError } from "./pgErrors.js";
 
 interface KeyRow {
@@ -33,25 +36,35 @@ function keyFromRow(r: KeyRow): AgentKey {
   };
 }
 
-export function createPgAgentKeyStore(sql: Sql): AgentKeyStore {
+const KEY_EXISTS = (key: AgentKey): DomainError =>
+  new DomainError(
+    "already_exists",
+    `agent key ${key.keyId} of agent ${key.agentId} is already registered in tenant ${key.tenantId}; register a new key id to rotate`,
+    { field: "key_id", actual: `${key.keyId}` },
+  );
+
+async function insertKey(tx: TransactionSql, key: AgentKey): Promise<AgentKey> {
+  const rows = await tx<KeyRow[]>`
+    insert into agent_keys (tenant_id, agent_id, key_id, public_key, valid_from, valid_to, created_at)
+    values (${key.tenantId}, ${key.agentId}, ${String(key.keyId)}, ${Buffer.from(key.publicKey)},
+            ${key.validFrom}, ${key.validTo ?? null}, ${key.createdAt})
+    on conflict do nothing
+    returning *`;
+  const row = rows[0];
+  if (row === undefined) throw KEY_EXISTS(key);
+  return keyFromRow(row);
+}
+
+/** Agent keys; every change is written with its audit entry in one transaction (pgAuditLog). */
+export function createPgAgentKeyStore(sql: Sql, sha256: Sha256): AgentKeyStore {
   return {
-    async insert(key) {
+    async insert(key, audit) {
       try {
-        const rows = await sql<KeyRow[]>`
-          insert into agent_keys (tenant_id, agent_id, key_id, public_key, valid_from, valid_to, created_at)
-          values (${key.tenantId}, ${key.agentId}, ${String(key.keyId)}, ${Buffer.from(key.publicKey)},
-                  ${key.validFrom}, ${key.validTo ?? null}, ${key.createdAt})
-          on conflict do nothing
-          returning *`;
-        const row = rows[0];
-        if (row === undefined) {
-          throw new DomainError(
-            "already_exists",
-            `agent key ${key.keyId} of agent ${key.agentId} is already registered in tenant ${key.tenantId}; register a new key id to rotate`,
-            { field: "key_id", actual: `${key.keyId}` },
-          );
-        }
-        return keyFromRow(row);
+        return (await sql.begin(async (tx) => {
+          const stored = await insertKey(tx, key);
+          await appendAudit(tx, sha256, audit);
+          return stored;
+        })) as AgentKey;
       } catch (err) {
         throw mapPgError(err);
       }
@@ -69,14 +82,47 @@ export function createPgAgentKeyStore(sql: Sql): AgentKeyStore {
       }
     },
 
-    async revoke(tenantId, agentId, keyId, reason, at) {
+    async revoke(tenantId, agentId, keyId, reason, at, audit) {
       try {
-        const rows = await sql<KeyRow[]>`
-          update agent_keys
-          set revoked_at = coalesce(revoked_at, ${at}), revocation_reason = coalesce(revocation_reason, ${reason})
-          where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
-          returning *`;
-        return rows[0] === undefined ? undefined : keyFromRow(rows[0]);
+        return (await sql.begin(async (tx) => {
+          const revoked = await tx<KeyRow[]>`
+            update agent_keys set revoked_at = ${at}, revocation_reason = ${reason}
+            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
+              and revoked_at is null
+            returning *`;
+          if (revoked[0] !== undefined) {
+            await appendAudit(tx, sha256, audit);
+            return keyFromRow(revoked[0]);
+          }
+          const rows = await tx<KeyRow[]>`
+            select * from agent_keys
+            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}`;
+          return rows[0] === undefined ? undefined : keyFromRow(rows[0]);
+        })) as AgentKey | undefined;
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
+
+    async rotate(tenantId, agentId, oldKeyId, plan) {
+      try {
+        return (await sql.begin(async (tx) => {
+          const rows = await tx<KeyRow[]>`
+            select * from agent_keys
+            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(oldKeyId)}
+            for update`;
+          const decided = plan(rows[0] === undefined ? undefined : keyFromRow(rows[0]));
+          const newKey = await insertKey(tx, decided.newKey);
+          const updated =
+            decided.oldValidTo === undefined
+              ? rows
+              : await tx<KeyRow[]>`
+                  update agent_keys set valid_to = ${decided.oldValidTo}
+                  where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(oldKeyId)}
+                  returning *`;
+          await appendAudit(tx, sha256, decided.audit);
+          return { oldKey: keyFromRow(updated[0] as KeyRow), newKey };
+        })) as { oldKey: AgentKey; newKey: AgentKey };
       } catch (err) {
         throw mapPgError(err);
       }

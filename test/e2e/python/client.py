@@ -12,6 +12,7 @@ python3-cryptography; stubs come from `python3 -m grpc_tools.protoc` (python3-gr
 import argparse
 import hashlib
 import json
+import os
 import struct
 import sys
 import threading
@@ -184,6 +185,43 @@ def created_at_now():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def api_key_interceptor(grpc, key):
+    """A channel interceptor adding `authorization: ApiKey <key>` to the metadata of every call."""
+    import collections
+
+    class Details(
+        collections.namedtuple(
+            "Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+        ),
+        grpc.ClientCallDetails,
+    ):
+        pass
+
+    class Interceptor(
+        grpc.UnaryUnaryClientInterceptor,
+        grpc.UnaryStreamClientInterceptor,
+        grpc.StreamUnaryClientInterceptor,
+        grpc.StreamStreamClientInterceptor,
+    ):
+        def _details(self, d):
+            metadata = list(d.metadata or []) + [("authorization", f"ApiKey {key}")]
+            return Details(d.method, d.timeout, metadata, d.credentials, d.wait_for_ready, d.compression)
+
+        def intercept_unary_unary(self, continuation, details, request):
+            return continuation(self._details(details), request)
+
+        def intercept_unary_stream(self, continuation, details, request):
+            return continuation(self._details(details), request)
+
+        def intercept_stream_unary(self, continuation, details, requests):
+            return continuation(self._details(details), requests)
+
+        def intercept_stream_stream(self, continuation, details, requests):
+            return continuation(self._details(details), requests)
+
+    return Interceptor()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", required=True, help="host:port of the sequencer")
@@ -191,6 +229,11 @@ def main():
     ap.add_argument("--vectors", required=True, help="test/vectors/ves-v1.json")
     ap.add_argument("--batches", type=int, default=2)
     ap.add_argument("--per-batch", type=int, default=5)
+    ap.add_argument(
+        "--api-key",
+        default=os.environ.get("VES_API_KEY"),
+        help="credential sent as 'authorization: ApiKey <key>' on every call (default: VES_API_KEY)",
+    )
     args = ap.parse_args()
 
     known_answers = self_check(args.vectors)
@@ -208,6 +251,8 @@ def main():
 
     channel = grpc.insecure_channel(args.target)
     grpc.channel_ready_future(channel).result(timeout=15)
+    if args.api_key:
+        channel = grpc.intercept_channel(channel, api_key_interceptor(grpc, args.api_key))
     sequencer = sequencer_pb2_grpc.SequencerServiceStub(channel)
     registry = key_registry_pb2_grpc.KeyRegistryServiceStub(channel)
 

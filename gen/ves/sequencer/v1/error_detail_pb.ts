@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ves/sequencer/v1/error_detail.proto.
  */
 export const file_ves_sequencer_v1_error_detail: GenFile = /*@__PURE__*/
-  fileDesc("CiN2ZXMvc2VxdWVuY2VyL3YxL2Vycm9yX2RldGFpbC5wcm90bxIQdmVzLnNlcXVlbmNlci52MSJiCgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSDQoFZmllbGQYAiABKAkSEAoIZXhwZWN0ZWQYAyABKAkSDgoGYWN0dWFsGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAliBnByb3RvMw");
+  fileDesc("CiN2ZXMvc2VxdWVuY2VyL3YxL2Vycm9yX2RldGFpbC5wcm90bxIQdmVzLnNlcXVlbmNlci52MSJ6CgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSDQoFZmllbGQYAiABKAkSEAoIZXhwZWN0ZWQYAyABKAkSDgoGYWN0dWFsGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYBiABKARiBnByb3RvMw");
 
 /**
  * Attached to ConnectError / gRPC status details (type "ves.sequencer.v1.ErrorDetail").
@@ -52,6 +52,14 @@ export type ErrorDetail = Message<"ves.sequencer.v1.ErrorDetail"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * With reason "resource_exhausted" from a rate limit: how long to wait before retrying, in milliseconds
+   * (also sent as a `retry-after` header or trailer, in whole seconds rounded up).
+   *
+   * @generated from field: uint64 retry_after_ms = 6;
+   */
+  retryAfterMs: bigint;
 };
 
 /**
