@@ -125,6 +125,7 @@ function prepare(streams: Stream[], total: number, batch: number, label: string)
             $typeName: "ves.sequencer.v1.AppendRequest",
             batchId: randomUUID(),
             events,
+            receiptUpgrades: false,
           }),
         );
         events = [];
