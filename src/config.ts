@@ -24,6 +24,13 @@ export interface Config {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
+  /** Run the commitment worker in this instance. */
+  readonly commitWorker: boolean;
+  readonly commitMaxEvents: number;
+  readonly commitMaxAgeMs: number;
+  readonly commitPollMs: number;
+  /** Test-only fault injection: "exit_before_commit" kills the process with a commitment inserted, uncommitted. */
+  readonly commitFault: "exit_before_commit" | undefined;
 }
 
 export interface ConfigVariable {
@@ -92,6 +99,33 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
+  {
+    name: "COMMIT_WORKER",
+    default: "true",
+    description:
+      "run the commitment worker here (any number of instances may: one seals a given stream at a time)",
+  },
+  {
+    name: "COMMIT_MAX_EVENTS",
+    default: "1024",
+    description: "seal a stream's waiting events once this many wait; also the most events per commitment",
+  },
+  {
+    name: "COMMIT_MAX_AGE_MS",
+    default: "500",
+    description: "seal a stream's waiting events once the oldest has waited this long",
+  },
+  {
+    name: "COMMIT_POLL_MS",
+    default: "100",
+    description: "how often to look for new events to seal, and for commitments sealed by other instances",
+  },
+  {
+    name: "COMMIT_FAULT",
+    default: "(unset)",
+    description:
+      "tests only, refused in production: exit_before_commit kills the process by SIGKILL after a commitment is inserted, before its transaction commits",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -157,6 +191,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
   }
+  const commitFault =
+    env.COMMIT_FAULT === undefined || env.COMMIT_FAULT === "" ? undefined : env.COMMIT_FAULT;
+  if (commitFault !== undefined && commitFault !== "exit_before_commit") {
+    throw new ConfigError(
+      `COMMIT_FAULT expected exit_before_commit or nothing, got ${JSON.stringify(commitFault)}`,
+    );
+  }
+  if (commitFault !== undefined && mode === "production") {
+    throw new ConfigError("COMMIT_FAULT is a test-only fault injection and is refused in production");
+  }
   return {
     env: mode,
     databaseUrl,
@@ -175,5 +219,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
+    commitWorker: bool(env, "COMMIT_WORKER", true),
+    // A commitment's tree is padded to a power of two and stored whole: 65,536 leaves is 4 MiB of nodes.
+    commitMaxEvents: int(env, "COMMIT_MAX_EVENTS", 1024, 1, 65_536),
+    commitMaxAgeMs: int(env, "COMMIT_MAX_AGE_MS", 500, 1, 3_600_000),
+    commitPollMs: int(env, "COMMIT_POLL_MS", 100, 1, 60_000),
+    commitFault,
   };
 }

@@ -9,7 +9,6 @@ import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { CheckpointSigner, CommitmentStore, SealDeps } from "../src/app/ports.js";
 import { sealCommitment } from "../src/app/sealCommitment.js";
 import { signedEventToProto } from "../src/client/toProto.js";
-import { verifyCheckpointSignature } from "../src/client/verifyCheckpointSignature.js";
 import { bytesToHex } from "../src/crypto/bytes.js";
 import { buildMerkleTree, inclusionProof, leafHash } from "../src/crypto/merkle.js";
 import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
@@ -21,6 +20,7 @@ import { createPgCommitmentStore } from "../src/infra/pg/pgCommitmentStore.js";
 import { flattenTree } from "../src/infra/pg/treeNodes.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent } from "./support/agent.js";
+import { expectValidChain as expectValidChainOf } from "./support/chain.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestSequencer } from "./support/sequencer.js";
 
@@ -87,36 +87,8 @@ async function commitmentsOf(stream: StreamKey): Promise<Commitment[]> {
   return storeA.list(stream, 0n, 10_000);
 }
 
-/** Every commitment of the stream recomputed from the events table, its predecessor and its signature. */
-async function expectValidChain(stream: StreamKey, head: bigint): Promise<void> {
-  const cs = await commitmentsOf(stream);
-  const events = await sql<
-    { sequence_number: bigint; event_signing_hash: Uint8Array; agent_signature: Uint8Array }[]
-  >`
-    select sequence_number, event_signing_hash, agent_signature from events
-    where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId} order by sequence_number`;
-  let tip: { sequenceEnd: bigint; newStateRoot: Uint8Array } | undefined;
-  for (const c of cs) {
-    const leaves = events
-      .filter((e) => e.sequence_number >= c.sequenceStart && e.sequence_number <= c.sequenceEnd)
-      .map((e) => ({
-        sequenceNumber: e.sequence_number,
-        eventSigningHash: e.event_signing_hash,
-        agentSignature: e.agent_signature,
-      }));
-    const again = buildCommitment(nativeSha256, stream, tip, leaves);
-    expect(c.sequenceStart).toBe((tip?.sequenceEnd ?? 0n) + 1n);
-    expect(bytesToHex(c.merkleRoot)).toBe(bytesToHex(again.merkleRoot));
-    expect(bytesToHex(c.newStateRoot)).toBe(bytesToHex(again.newStateRoot));
-    expect(verifyCheckpointSignature(c, publicKey, { sha256: nativeSha256, ed25519: sodiumEd25519 })).toEqual(
-      {
-        valid: true,
-      },
-    );
-    tip = c;
-  }
-  expect(tip?.sequenceEnd ?? 0n).toBe(head);
-}
+const expectValidChain = (stream: StreamKey, head: bigint) =>
+  expectValidChainOf(sql, stream, head, publicKey);
 
 describe("sealCommitment", () => {
   it("seals at the count threshold in full chunks, then the rest at the age threshold, chained from 1", async () => {

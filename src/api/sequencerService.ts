@@ -9,6 +9,7 @@ import { invalidField, showValue } from "../domain/errors.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+import { type ReceiptUpgradesOptions, withReceiptUpgrades } from "./receiptUpgrades.js";
 
 export interface SequencerServiceOptions {
   readonly deps: AppendDeps;
@@ -18,6 +19,8 @@ export interface SequencerServiceOptions {
   /** Every receipt-signing key the log has seen, current first. */
   readonly signingKeys: () => Promise<{ keyId: string; publicKey: Uint8Array; current: boolean }[]>;
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
+  /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
+  readonly receiptUpgrades?: ReceiptUpgradesOptions;
 }
 
 function streamKey(tenantId: string, storeId: string): { tenantId: string; storeId: string } {
@@ -30,13 +33,18 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
   const { deps } = opts;
   return {
     append(requests, ctx) {
-      return appendStream(requests, ctx.signal, ctx.values.get(kRequestId), {
-        deps,
-        log: opts.log,
-        maxInFlight: deps.limits.maxInFlightBatches,
-        shutdown: opts.shutdown,
-        ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
-      });
+      const run = (reqs: typeof requests) =>
+        appendStream(reqs, ctx.signal, ctx.values.get(kRequestId), {
+          deps,
+          log: opts.log,
+          maxInFlight: deps.limits.maxInFlightBatches,
+          shutdown: opts.shutdown,
+          ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+        });
+      const upgrades = opts.receiptUpgrades;
+      return upgrades === undefined
+        ? run(requests)
+        : withReceiptUpgrades(requests, ctx.signal, run, upgrades);
     },
 
     async appendBatch(req) {
