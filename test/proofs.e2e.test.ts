@@ -170,6 +170,21 @@ describe("inclusion proofs", () => {
       reason: "unknown_sequencer_key",
     });
 
+    // Many at once: sealed ones in order, each commitment once, the rest listed.
+    const many = await proofs.getInclusionProofs({ ...stream, sequenceNumbers: [8n, 3n, 5n, 3n, 99n] });
+    expect(many.proofs.map((p) => p.sequenceNumber)).toEqual([3n, 5n, 8n]);
+    expect(many.proofs[0]).toEqual(proof);
+    expect(many.commitments).toEqual([commitment]);
+    expect(many.unsealedSequenceNumbers).toEqual([99n]);
+    for (const p of many.proofs)
+      expect(verifyInclusionProof(p, { expectedRoot: commitment.merkleRoot })).toEqual({ valid: true });
+    for (const sequenceNumbers of [[], Array.from({ length: 1001 }, (_, i) => BigInt(i + 1)), [0n]]) {
+      expect(await rpcError(proofs.getInclusionProofs({ ...stream, sequenceNumbers }))).toMatchObject({
+        code: Code.InvalidArgument,
+        field: "sequence_numbers",
+      });
+    }
+
     // A root the caller does not expect is a failed precondition naming expected_root.
     const mismatch = await rpcError(
       proofs.getInclusionProof({

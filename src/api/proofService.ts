@@ -4,6 +4,7 @@ import type { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { getCommitment } from "../app/getCommitment.js";
 import { getConsistencyProof } from "../app/getConsistencyProof.js";
 import { getInclusionProof } from "../app/getInclusionProof.js";
+import { getInclusionProofs } from "../app/getInclusionProofs.js";
 import { getSyncState } from "../app/getSyncState.js";
 import { listCommitments } from "../app/listCommitments.js";
 import type { CommitmentSelector, EventSelector, ProofDeps } from "../app/ports.js";
@@ -91,6 +92,15 @@ export function createProofService(opts: ProofServiceOptions): ServiceImpl<typeo
         proof: inclusionProofToProto(r.proof),
         commitment: commitmentToProto(r.commitment),
         receipt: receiptToProto(r.receipt),
+      };
+    },
+
+    async getInclusionProofs(req) {
+      const r = await getInclusionProofs(deps, req.tenantId, req.storeId, req.sequenceNumbers);
+      return {
+        commitments: r.groups.map((g) => commitmentToProto(g.commitment)),
+        proofs: r.groups.flatMap((g) => g.proofs.map(inclusionProofToProto)),
+        unsealedSequenceNumbers: r.unsealed,
       };
     },
 

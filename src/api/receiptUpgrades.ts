@@ -10,7 +10,7 @@ import {
   AppendResponseSchema,
 } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { CommitmentWatch } from "../app/commitmentWatch.js";
-import { getReceiptUpgrades } from "../app/getReceiptUpgrades.js";
+import { inclusionProofsOf } from "../app/getInclusionProofs.js";
 import type { ProofDeps } from "../app/ports.js";
 import type { StreamKey } from "../domain/event.js";
 import { streamKeyString } from "../domain/streamKey.js";
@@ -127,7 +127,7 @@ export async function* withReceiptUpgrades(
     if (due.length === 0) return;
     ps.fetching = true;
     try {
-      const groups = await getReceiptUpgrades(opts.deps, ps.stream, due);
+      const groups = await inclusionProofsOf(opts.deps, ps.stream, due);
       for (const g of groups) {
         for (const p of g.proofs) {
           if (ps.events.delete(p.sequenceNumber)) pendingCount--;

@@ -1,12 +1,11 @@
 // Use case: the Merkle inclusion proof of one event, with its commitment and receipt (§2.5). An event not yet
 // sealed is a failed precondition, not an error of the caller's.
 import { bytesToHex, equalBytes, isUuid } from "../crypto/bytes.js";
-import { leafHash } from "../crypto/merkle.js";
+import { leafHash, verifyInclusionProof } from "../crypto/merkle.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import type { Commitment, InclusionProof } from "../domain/commitment.js";
 import { DomainError, invalidField, showValue } from "../domain/errors.js";
 import type { Receipt, StreamKey } from "../domain/event.js";
-import { checkInclusionProof } from "../domain/proofChecks.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventSelector, ProofDeps, SealedEvent } from "./ports.js";
 
@@ -26,28 +25,36 @@ export function toInclusionProof(
   commitment: Commitment,
   event: SealedEvent,
 ): InclusionProof {
-  const proof: InclusionProof = {
-    ...stream,
+  const leaf = leafHash(sha256, {
+    tenantId: stream.tenantId,
+    storeId: stream.storeId,
+    sequenceNumber: event.sequenceNumber,
+    eventSigningHash: event.eventSigningHash,
+    agentSignature: event.agentSignature,
+  });
+  const leafIndex = Number(event.sequenceNumber - commitment.sequenceStart);
+  const path = { leafHash: leaf, leafIndex, siblings: event.siblings, root: commitment.merkleRoot };
+  if (!verifyInclusionProof(sha256, { ...path, leafCount: commitment.leafCount })) {
+    throw new DomainError(
+      "data_loss",
+      `the stored tree of commitment ${commitment.commitmentId} gives no valid proof for event ${event.sequenceNumber}`,
+    );
+  }
+  return {
+    tenantId: stream.tenantId,
+    storeId: stream.storeId,
     eventId: event.eventId,
     sequenceNumber: event.sequenceNumber,
     eventSigningHash: event.eventSigningHash,
     agentSignature: event.agentSignature,
-    leafHash: leafHash(sha256, { ...stream, ...event }),
+    leafHash: leaf,
     commitmentId: commitment.commitmentId,
     sequenceStart: commitment.sequenceStart,
     leafCount: commitment.leafCount,
-    leafIndex: Number(event.sequenceNumber - commitment.sequenceStart),
+    leafIndex,
     siblings: event.siblings,
     merkleRoot: commitment.merkleRoot,
   };
-  const verdict = checkInclusionProof(sha256, proof);
-  if (!verdict.valid) {
-    throw new DomainError(
-      "data_loss",
-      `the stored tree of commitment ${commitment.commitmentId} gives no valid proof for event ${event.sequenceNumber} (${verdict.reason})`,
-    );
-  }
-  return proof;
 }
 
 function parseEventSelector(selector: EventSelector | undefined): EventSelector {

@@ -1,5 +1,6 @@
 // CommitmentStore on PostgreSQL: commitments with their stored trees, sealed under a per-stream advisory lock
 // (the upstream key: the first 8 bytes of stream_id, §2.6), proofs sliced out of the stored trees.
+import type postgres from "postgres";
 import type { Sql } from "postgres";
 import type { CommitmentStore, SealedEvent, SealLock } from "../../app/ports.js";
 import { nativeSha256 } from "../../crypto/native.js";
@@ -73,6 +74,24 @@ function fromRow(r: CommitmentRow): Commitment {
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
+type ProofRow = EventRow & Partial<CommitmentRow> & { siblings: Uint8Array | null };
+
+// At least one requested event per this many sequence numbers of their span counts as dense.
+const DENSE_FACTOR = 16n;
+
+const streamColumns = (s: StreamKey) => ({ tenant_id: s.tenantId, store_id: s.storeId });
+
+function sealedEventFromRow(row: ProofRow): SealedEvent {
+  const siblings = row.siblings as Uint8Array;
+  return {
+    eventId: row.event_id,
+    sequenceNumber: row.sequence_number,
+    eventSigningHash: row.event_signing_hash,
+    agentSignature: row.agent_signature,
+    siblings: Array.from({ length: siblings.length / 32 }, (_, d) => siblings.subarray(32 * d, 32 * d + 32)),
+  };
+}
+
 /** The advisory-lock key that serialises sealing of a stream: stream_id's first 8 bytes as a signed BE int64. */
 export function sealLockKey(stream: StreamKey): bigint {
   const sid = streamId(nativeSha256, stream.tenantId, stream.storeId);
@@ -81,6 +100,104 @@ export function sealLockKey(stream: StreamKey): bigint {
 
 export function createPgCommitmentStore(sql: Sql): CommitmentStore {
   const cols = (alias: string) => sql(COLUMNS.map((c) => `${alias}.${c}`));
+
+  /**
+   * Events of the stream matching `where`, each with its covering commitment (columns null when unsealed) and
+   * its proof's siblings. Sibling d of leaf i is node (i >> d) ^ 1 of level d, which starts at node
+   * 2P - (2P >> d) (treeNodes.ts); they come back concatenated in one bytea, one value to decode.
+   */
+  const proofRows = (stream: StreamKey, where: postgres.PendingQuery<postgres.Row[]>) =>
+    sql<ProofRow[]>`
+      select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature,
+             e.sequenced_at, e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature,
+             ${cols("c")},
+             case when c.commitment_id is null then null else (
+               select coalesce(string_agg(substring(c.tree_nodes
+                 from (1 + 32 * (2 * c.padded_leaf_count - ((2 * c.padded_leaf_count) >> d)
+                                 + (((e.sequence_number - c.sequence_start) >> d) # 1)))::integer for 32),
+                 ''::bytea order by d), ''::bytea)
+               from generate_series(0, c.tree_depth - 1) as d) end as siblings
+      from events e
+      left join lateral (
+        select * from commitments c
+        where c.tenant_id = e.tenant_id and c.store_id = e.store_id and c.sequence_start <= e.sequence_number
+        order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number
+      where e.tenant_id = ${stream.tenantId} and e.store_id = ${stream.storeId} and ${where}
+      order by e.sequence_number`;
+
+  /** Scattered events: only their own siblings are read. */
+  const inclusionBySlices = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
+    const rows = await proofRows(
+      stream,
+      sql`e.sequence_number = any(${plainArray(sequenceNumbers)}::bigint[])`,
+    );
+    const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
+    for (const row of rows) {
+      if (row.commitment_id == null || row.siblings === null) continue;
+      const last = groups.at(-1);
+      if (last !== undefined && last.commitment.commitmentId === row.commitment_id) {
+        last.events.push(sealedEventFromRow(row));
+      } else {
+        const commitment = fromRow({ ...row, ...streamColumns(stream) } as CommitmentRow);
+        groups.push({ commitment, events: [sealedEventFromRow(row)] });
+      }
+    }
+    return groups;
+  };
+
+  /** Events packed closely: each covering commitment's whole tree is read once and sliced here. */
+  const inclusionByTrees = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
+    const { tenantId: t, storeId: s } = stream;
+    const seqs = plainArray(sequenceNumbers);
+    const [commitments, events] = await Promise.all([
+      sql<(CommitmentRow & { tree_nodes: Uint8Array })[]>`
+        select ${cols("c")}, c.tree_nodes from commitments c
+        where c.commitment_id in (
+          select k.commitment_id from unnest(${seqs}::bigint[]) as q(seq)
+          cross join lateral (
+            select k.commitment_id, k.sequence_end from commitments k
+            where k.tenant_id = ${t} and k.store_id = ${s} and k.sequence_start <= q.seq
+            order by k.sequence_start desc limit 1) k
+          where k.sequence_end >= q.seq)
+        order by c.sequence_start`,
+      sql<
+        {
+          event_id: string;
+          sequence_number: bigint;
+          event_signing_hash: Uint8Array;
+          agent_signature: Uint8Array;
+        }[]
+      >`
+        select event_id, sequence_number, event_signing_hash, agent_signature from events
+        where tenant_id = ${t} and store_id = ${s} and sequence_number = any(${seqs}::bigint[])
+        order by sequence_number`,
+    ]);
+    const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
+    let i = 0;
+    for (const c of commitments) {
+      const group: SealedEvent[] = [];
+      while (i < events.length && (events[i] as (typeof events)[number]).sequence_number < c.sequence_start)
+        i++;
+      for (; i < events.length; i++) {
+        const e = events[i] as (typeof events)[number];
+        if (e.sequence_number > c.sequence_end) break;
+        group.push({
+          eventId: e.event_id,
+          sequenceNumber: e.sequence_number,
+          eventSigningHash: e.event_signing_hash,
+          agentSignature: e.agent_signature,
+          siblings: siblingsFromNodes(
+            c.tree_nodes,
+            c.padded_leaf_count,
+            c.tree_depth,
+            Number(e.sequence_number - c.sequence_start),
+          ),
+        });
+      }
+      if (group.length > 0) groups.push({ commitment: fromRow(c), events: group });
+    }
+    return groups;
+  };
 
   const guarded =
     <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
@@ -235,97 +352,35 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
     }),
 
     inclusion: guarded(async (stream, sel) => {
-      const { tenantId: t, storeId: s } = stream;
       const where =
         "eventId" in sel
           ? sql`e.event_id = ${sel.eventId}`
           : sql`e.sequence_number = ${String(sel.sequenceNumber)}::bigint`;
-      // Sibling d of leaf i is node (i >> d) ^ 1 of level d, which starts at node 2P - (2P >> d) (treeNodes.ts).
-      const rows = await sql<(EventRow & Partial<CommitmentRow> & { siblings: Uint8Array[] | null })[]>`
-        select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature,
-               e.sequenced_at, e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature,
-               ${cols("c")},
-               case when c.commitment_id is null then null else array(
-                 select substring(c.tree_nodes
-                   from (1 + 32 * (2 * c.padded_leaf_count - ((2 * c.padded_leaf_count) >> d)
-                                   + (((e.sequence_number - c.sequence_start) >> d) # 1)))::integer for 32)
-                 from generate_series(0, c.tree_depth - 1) as d order by d) end as siblings
-        from events e
-        left join lateral (
-          select * from commitments c
-          where c.tenant_id = e.tenant_id and c.store_id = e.store_id and c.sequence_start <= e.sequence_number
-          order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number
-        where e.tenant_id = ${t} and e.store_id = ${s} and ${where}`;
-      const row = rows[0];
+      const row = (await proofRows(stream, where))[0];
       if (row === undefined) return { kind: "not_found" as const };
       if (row.commitment_id == null || row.siblings === null) {
         return { kind: "unsealed" as const, eventId: row.event_id, sequenceNumber: row.sequence_number };
       }
       return {
         kind: "sealed" as const,
-        event: {
-          eventId: row.event_id,
-          sequenceNumber: row.sequence_number,
-          eventSigningHash: row.event_signing_hash,
-          agentSignature: row.agent_signature,
-          siblings: row.siblings,
-        },
-        receipt: receiptFromRow({ ...row, tenant_id: t, store_id: s }),
-        commitment: fromRow({ ...row, tenant_id: t, store_id: s } as CommitmentRow),
+        event: sealedEventFromRow(row),
+        receipt: receiptFromRow({ ...row, ...streamColumns(stream) }),
+        commitment: fromRow({ ...row, ...streamColumns(stream) } as CommitmentRow),
       };
     }),
 
     inclusionBatch: guarded(async (stream, sequenceNumbers) => {
-      const { tenantId: t, storeId: s } = stream;
-      const seqs = plainArray(sequenceNumbers);
-      const [commitments, events] = await Promise.all([
-        sql<(CommitmentRow & { tree_nodes: Uint8Array })[]>`
-          select ${cols("c")}, c.tree_nodes from commitments c
-          where c.commitment_id in (
-            select k.commitment_id from unnest(${seqs}::bigint[]) as q(seq)
-            cross join lateral (
-              select k.commitment_id, k.sequence_end from commitments k
-              where k.tenant_id = ${t} and k.store_id = ${s} and k.sequence_start <= q.seq
-              order by k.sequence_start desc limit 1) k
-            where k.sequence_end >= q.seq)
-          order by c.sequence_start`,
-        sql<
-          {
-            event_id: string;
-            sequence_number: bigint;
-            event_signing_hash: Uint8Array;
-            agent_signature: Uint8Array;
-          }[]
-        >`
-          select event_id, sequence_number, event_signing_hash, agent_signature from events
-          where tenant_id = ${t} and store_id = ${s} and sequence_number = any(${seqs}::bigint[])
-          order by sequence_number`,
-      ]);
-      const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
-      let i = 0;
-      for (const c of commitments) {
-        const group: SealedEvent[] = [];
-        while (i < events.length && (events[i] as (typeof events)[number]).sequence_number < c.sequence_start)
-          i++;
-        for (; i < events.length; i++) {
-          const e = events[i] as (typeof events)[number];
-          if (e.sequence_number > c.sequence_end) break;
-          group.push({
-            eventId: e.event_id,
-            sequenceNumber: e.sequence_number,
-            eventSigningHash: e.event_signing_hash,
-            agentSignature: e.agent_signature,
-            siblings: siblingsFromNodes(
-              c.tree_nodes,
-              c.padded_leaf_count,
-              c.tree_depth,
-              Number(e.sequence_number - c.sequence_start),
-            ),
-          });
-        }
-        if (group.length > 0) groups.push({ commitment: fromRow(c), events: group });
+      if (sequenceNumbers.length === 0) return [];
+      let min = sequenceNumbers[0] as bigint;
+      let max = min;
+      for (const n of sequenceNumbers) {
+        if (n < min) min = n;
+        if (n > max) max = n;
       }
-      return groups;
+      // Events packed closely (a receipt upgrade: whole commitments' worth) read each covering tree once;
+      // scattered ones read only their own siblings.
+      const dense = BigInt(sequenceNumbers.length) * DENSE_FACTOR >= max - min + 1n;
+      return dense ? inclusionByTrees(stream, sequenceNumbers) : inclusionBySlices(stream, sequenceNumbers);
     }),
 
     stateLinks: guarded(async (stream, afterEnd, toEnd, limit) => {
