@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -98,6 +99,7 @@ const BATCH_CONCURRENCY = Number(args["batch-concurrency"]);
 const CONNECTIONS = Number(args.connections);
 const FIXED_RATE = args.rate === undefined ? undefined : Number(args.rate);
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
+const msOf = (t: Timestamp | undefined): number => (t === undefined ? Number.NaN : timestampMs(t));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Median and p99 of `runs` timings of `f`, in ms. */
@@ -213,7 +215,7 @@ try {
   const pacedEvents = perStreamBatches * PACED_BATCH * STREAMS;
   const intervalMs = (PACED_BATCH / pacedRate) * 1000 * STREAMS;
   const batchArrivals: number[][] = pacedStreams.map(() => []);
-  const upgrades: { at: number; bytes: Buffer }[] = [];
+  const upgrades: { at: number; wallAt: number; bytes: Buffer }[] = [];
   const pacedBar = progress(
     `paced ingest at ${pacedRate.toFixed(0)} events/s with receipt upgrades`,
     pacedEvents,
@@ -228,7 +230,7 @@ try {
           (batchArrivals[si] as number[]).push(performance.now());
           pacedBar.tick(PACED_BATCH);
         },
-        onUpgrade: (bytes) => upgrades.push({ at: performance.now(), bytes }),
+        onUpgrade: (bytes) => upgrades.push({ at: performance.now(), wallAt: Date.now(), bytes }),
       }),
     ),
   );
@@ -253,6 +255,10 @@ try {
     }
   }
   const latencies: number[] = [];
+  // Where the time goes (server and bench share the machine's clock): sequenced → sealed, and sealed → upgrade
+  // received by the client.
+  const toSeal: number[] = [];
+  const toClient: number[] = [];
   const verifyBar = progress("checking receipt upgrades", pacedEvents);
   let verified = 0;
   for (const u of upgrades) {
@@ -262,10 +268,13 @@ try {
     const checkpoint = res.kind.value.commitment;
     const sig = verifyCheckpointSignature(checkpoint, sequencerKey, benchCrypto);
     if (!sig.valid) throw new Error(`checkpoint does not verify: ${sig.reason}`);
+    const committedAt = msOf(checkpoint.committedAt);
+    toClient.push(u.wallAt - committedAt);
     for (const [k, proof] of res.kind.value.proofs.entries()) {
       const r = receiptsAt.get(proof.eventId);
       if (r === undefined) throw new Error(`upgrade for an unknown event ${proof.eventId}`);
       latencies.push(u.at - r.at);
+      toSeal.push(committedAt - msOf((r.receipt as { sequencedAt?: Timestamp }).sequencedAt));
       receiptsAt.delete(proof.eventId);
       // Every proof's path is checked; the full receipt + proof + checkpoint check on every 16th.
       const v =
@@ -283,10 +292,14 @@ try {
   verifyBar.done();
   if (receiptsAt.size !== 0) throw new Error(`${receiptsAt.size} paced events got no receipt upgrade`);
   latencies.sort((a, b) => a - b);
+  toSeal.sort((a, b) => a - b);
+  toClient.sort((a, b) => a - b);
   process.stdout.write(
     `paced: ${pacedEvents} events at ${pacedRate.toFixed(0)} events/s; ${upgrades.length} upgrades carried ${verified} proofs, all verified; ` +
       `receipt → proof p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? 0).toFixed(0)} ms; ` +
-      `server CPU ${((pacedCpu.server / pacedWall) * 100).toFixed(0)} %, postgres ${((pacedCpu.postgres / pacedWall) * 100).toFixed(0)} %\n`,
+      `server CPU ${((pacedCpu.server / pacedWall) * 100).toFixed(0)} %, postgres ${((pacedCpu.postgres / pacedWall) * 100).toFixed(0)} %\n` +
+      `  of which sequenced → sealed: p50 ${percentile(toSeal, 50).toFixed(0)} ms, p99 ${percentile(toSeal, 99).toFixed(0)} ms; ` +
+      `sealed → upgrade received: p50 ${percentile(toClient, 50).toFixed(0)} ms, p99 ${percentile(toClient, 99).toFixed(0)} ms (per upgrade)\n`,
   );
 
   // (3) Proof throughput over sealed events: random (stream, sequence number), pre-encoded requests, a
@@ -447,6 +460,8 @@ try {
     receiptToProofP50Ms: fmt(percentile(latencies, 50)),
     receiptToProofP99Ms: fmt(percentile(latencies, 99)),
     receiptToProofMaxMs: fmt(latencies.at(-1) ?? Number.NaN),
+    sequencedToSealedP99Ms: fmt(percentile(toSeal, 99)),
+    sealedToUpgradeReceivedP99Ms: fmt(percentile(toClient, 99)),
     pacedEventsPerSec: Math.round(pacedRate),
     pacedEvents,
     pacedBatchSize: PACED_BATCH,

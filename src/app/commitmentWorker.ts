@@ -5,7 +5,7 @@ import type { Commitment } from "../domain/commitment.js";
 import type { SealPolicy } from "../domain/sealPolicy.js";
 import { sealDecision } from "../domain/sealPolicy.js";
 import { streamKeyString } from "../domain/streamKey.js";
-import type { SealDeps } from "./ports.js";
+import type { SealCandidate, SealDeps } from "./ports.js";
 import { type SealHooks, sealCommitment } from "./sealCommitment.js";
 
 export interface CommitmentWorkerOptions extends SealHooks {
@@ -16,6 +16,8 @@ export interface CommitmentWorkerOptions extends SealHooks {
   readonly retryMs?: number;
   /** Streams looked at per round. */
   readonly candidateLimit?: number;
+  /** Streams sealed at the same time (each holds a database connection while it seals). */
+  readonly concurrency?: number;
   readonly onSealed?: (commitment: Commitment, firstSequencedAt: Date | undefined, ms: number) => void;
   readonly onError?: (err: unknown) => void;
 }
@@ -31,6 +33,7 @@ const MAX_SEALS_PER_STREAM_PER_ROUND = 16;
 export function startCommitmentWorker(deps: SealDeps, opts: CommitmentWorkerOptions): CommitmentWorker {
   const retryMs = opts.retryMs ?? 1000;
   const limit = opts.candidateLimit ?? 1000;
+  const concurrency = opts.concurrency ?? 4;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
@@ -43,8 +46,8 @@ export function startCommitmentWorker(deps: SealDeps, opts: CommitmentWorkerOpti
     let next = started + opts.pollMs;
     let sealedAny = false;
     const candidates = await deps.commitments.sealCandidates(limit);
+    const due: SealCandidate[] = [];
     for (const c of candidates) {
-      if (stopped) break;
       const retryAt = backoff.get(streamKeyString(c.stream));
       if (retryAt !== undefined) {
         if (retryAt > deps.clock.now().getTime()) continue;
@@ -52,24 +55,32 @@ export function startCommitmentWorker(deps: SealDeps, opts: CommitmentWorkerOpti
       }
       const d = sealDecision(c, deps.clock.now(), opts.policy);
       if (d.kind === "wait") next = Math.min(next, d.dueAt);
-      if (d.kind !== "seal") continue;
-      try {
-        for (let i = 0; i < MAX_SEALS_PER_STREAM_PER_ROUND && !stopped; i++) {
-          const t0 = performance.now();
-          const out = await sealCommitment(deps, c.stream, opts.policy, opts);
-          if (out.kind === "wait") next = Math.min(next, out.dueAt);
-          if (out.kind !== "sealed") break;
-          sealedAny = true;
-          opts.onSealed?.(out.commitment, out.firstSequencedAt, performance.now() - t0);
-          if (!out.more) break;
-        }
-      } catch (err) {
-        // One stream's failure (the database refusing a commitment, a lost connection) must not hold up the
-        // others; the stream is tried again after retryMs.
-        opts.onError?.(err);
-        backoff.set(streamKeyString(c.stream), deps.clock.now().getTime() + retryMs);
-      }
+      if (d.kind === "seal") due.push(c);
     }
+    // Streams are sealed side by side (each one's commitments in order): one slow stream does not delay the
+    // others' receipt upgrades, and the database round trips of several seals overlap.
+    let i = 0;
+    const sealStreams = async (): Promise<void> => {
+      for (let c = due[i++]; c !== undefined && !stopped; c = due[i++]) {
+        try {
+          for (let k = 0; k < MAX_SEALS_PER_STREAM_PER_ROUND && !stopped; k++) {
+            const t0 = performance.now();
+            const out = await sealCommitment(deps, c.stream, opts.policy, opts);
+            if (out.kind === "wait") next = Math.min(next, out.dueAt);
+            if (out.kind !== "sealed") break;
+            sealedAny = true;
+            opts.onSealed?.(out.commitment, out.firstSequencedAt, performance.now() - t0);
+            if (!out.more) break;
+          }
+        } catch (err) {
+          // One stream's failure (the database refusing a commitment, a lost connection) must not hold up the
+          // others; the stream is tried again after retryMs.
+          opts.onError?.(err);
+          backoff.set(streamKeyString(c.stream), deps.clock.now().getTime() + retryMs);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, sealStreams));
     // Something was sealed, so more may be due already (a backlog, or streams beyond the candidate limit).
     return sealedAny ? started : next;
   }
