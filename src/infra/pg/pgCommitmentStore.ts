@@ -1,7 +1,6 @@
 // CommitmentStore on PostgreSQL: commitments with their stored trees, sealed under a per-stream advisory lock
 // (the upstream key: the first 8 bytes of stream_id, §2.6), proofs sliced out of the stored trees.
-import type postgres from "postgres";
-import type { Sql } from "postgres";
+import type { PendingQuery, Row, Sql } from "postgres";
 import type { CommitmentStore, SealedEvent, SealLock } from "../../app/ports.js";
 import { nativeSha256 } from "../../crypto/native.js";
 import { streamId } from "../../crypto/stateRoot.js";
@@ -106,7 +105,7 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
    * its proof's siblings. Sibling d of leaf i is node (i >> d) ^ 1 of level d, which starts at node
    * 2P - (2P >> d) (treeNodes.ts); they come back concatenated in one bytea, one value to decode.
    */
-  const proofRows = (stream: StreamKey, where: postgres.PendingQuery<postgres.Row[]>) =>
+  const proofRows = (stream: StreamKey, where: PendingQuery<Row[]>) =>
     sql<ProofRow[]>`
       select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature,
              e.sequenced_at, e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature,
