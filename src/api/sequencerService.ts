@@ -4,8 +4,7 @@ import type { Logger } from "pino";
 import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
 import type { AppendDeps } from "../app/ports.js";
-import { isUuid } from "../crypto/bytes.js";
-import { invalidField, showValue } from "../domain/errors.js";
+import { parseStreamKey } from "../domain/streamKey.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
@@ -21,12 +20,6 @@ export interface SequencerServiceOptions {
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
   /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
   readonly receiptUpgrades?: ReceiptUpgradesOptions;
-}
-
-function streamKey(tenantId: string, storeId: string): { tenantId: string; storeId: string } {
-  if (!isUuid(tenantId)) throw invalidField("tenant_id", "a UUID", showValue(tenantId));
-  if (!isUuid(storeId)) throw invalidField("store_id", "a UUID", showValue(storeId));
-  return { tenantId: tenantId.toLowerCase(), storeId: storeId.toLowerCase() };
 }
 
 export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
@@ -55,7 +48,7 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
     },
 
     async getHead(req) {
-      const stream = streamKey(req.tenantId, req.storeId);
+      const stream = parseStreamKey(req.tenantId, req.storeId);
       return { ...stream, headSequence: await deps.log.head(stream) };
     },
 
