@@ -33,8 +33,14 @@ export function toInclusionProof(
     agentSignature: event.agentSignature,
   });
   const leafIndex = Number(event.sequenceNumber - commitment.sequenceStart);
-  const path = { leafHash: leaf, leafIndex, siblings: event.siblings, root: commitment.merkleRoot };
-  if (!verifyInclusionProof(sha256, { ...path, leafCount: commitment.leafCount })) {
+  const path = {
+    leafHash: leaf,
+    leafIndex,
+    siblings: event.siblings,
+    root: commitment.merkleRoot,
+    leafCount: commitment.leafCount,
+  };
+  if (!verifyInclusionProof(sha256, path)) {
     throw new DomainError(
       "data_loss",
       `the stored tree of commitment ${commitment.commitmentId} gives no valid proof for event ${event.sequenceNumber}`,
