@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { inclusionProofsOf } from "../src/app/getInclusionProofs.js";
 import type { CheckpointSigner, CommitmentStore, SealDeps } from "../src/app/ports.js";
 import { sealCommitment } from "../src/app/sealCommitment.js";
 import { signedEventToProto } from "../src/client/toProto.js";
@@ -136,32 +137,59 @@ describe("sealCommitment", () => {
     await expectValidChain(stream, 8n);
   });
 
-  it("gives the same siblings from the stored tree per event (sliced in SQL) as per tree (sliced in JS)", async () => {
+  it("gives the same proofs per event (siblings sliced in SQL) as per commitment (tree rebuilt from events)", async () => {
     const stream = await streamWith(7);
-    const o = await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
     await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
-    expect(o.kind).toBe("sealed");
-    const batch = await storeA.inclusionBatch(stream, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 99n]);
-    expect(batch.map((g) => g.events.map((e) => e.sequenceNumber))).toEqual([
+    await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
+    const proofDeps = { commitments: storeA, sha256: nativeSha256 };
+    // Dense (a receipt upgrade's shape): commitments rebuilt from their events. Sparse: siblings read per event.
+    const dense = await inclusionProofsOf(proofDeps, stream, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 99n]);
+    const sparse = await inclusionProofsOf(proofDeps, stream, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 1_000_000n]);
+    expect(dense.map((g) => g.proofs.map((p) => p.sequenceNumber))).toEqual([
       [1n, 2n, 3n, 4n, 5n],
       [6n, 7n],
     ]);
-    // Scattered sequence numbers take the per-event path; it must give exactly the same.
-    const scattered = await storeA.inclusionBatch(stream, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 1_000_000n]);
-    expect(scattered).toEqual(batch);
-    for (const g of batch) {
+    // Same values; byte fields compared as hex (one path yields Buffers, the other plain Uint8Arrays).
+    const norm = (v: unknown): unknown =>
+      v instanceof Uint8Array
+        ? bytesToHex(v)
+        : Array.isArray(v)
+          ? v.map(norm)
+          : v !== null && typeof v === "object" && !(v instanceof Date)
+            ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]))
+            : v;
+    expect(norm(sparse)).toEqual(norm(dense));
+    for (const g of dense) {
       const tree = buildMerkleTree(
         nativeSha256,
-        g.events.map((e) => leafHash(nativeSha256, { ...stream, ...e })),
+        g.proofs.map((p) => leafHash(nativeSha256, p)),
       );
       expect(bytesToHex(tree.root)).toBe(bytesToHex(g.commitment.merkleRoot));
-      for (const [i, e] of g.events.entries()) {
-        const one = await storeA.inclusion(stream, { sequenceNumber: e.sequenceNumber });
-        if (one.kind !== "sealed") throw new Error(`event ${e.sequenceNumber} is ${one.kind}`);
-        expect(one.event.siblings.map(bytesToHex)).toEqual(e.siblings.map(bytesToHex));
-        expect(e.siblings.map(bytesToHex)).toEqual(inclusionProof(tree, i).map(bytesToHex));
-        expect(one.commitment.commitmentId).toBe(g.commitment.commitmentId);
+      for (const [i, p] of g.proofs.entries()) {
+        expect(p.siblings.map(bytesToHex)).toEqual(inclusionProof(tree, i).map(bytesToHex));
+        const one = await storeA.inclusion(stream, { eventId: p.eventId });
+        if (one.kind !== "sealed") throw new Error(`event ${p.sequenceNumber} is ${one.kind}`);
+        expect(one.event.siblings.map(bytesToHex)).toEqual(p.siblings.map(bytesToHex));
       }
+    }
+    // A dense request for one event still rebuilds its whole commitment and proves just that event.
+    const single = await inclusionProofsOf(proofDeps, stream, [3n]);
+    expect(single.map((g) => g.proofs.map((p) => p.leafIndex))).toEqual([[2]]);
+  });
+
+  it("refuses, as data loss, to serve proofs of a log whose events no longer match their commitment", async () => {
+    const stream = await streamWith(4);
+    await sealCommitment(deps(storeA), stream, { maxEvents: 4, maxAgeMs: 0 });
+    await sql`
+      update events set agent_signature = ${Buffer.alloc(64, 9)}
+      where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId} and sequence_number = 2`;
+    const proofDeps = { commitments: storeA, sha256: nativeSha256 };
+    for (const seqs of [
+      [1n, 2n, 3n],
+      [2n, 1_000n],
+    ]) {
+      const err = await inclusionProofsOf(proofDeps, stream, seqs).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: "DomainError", reason: "data_loss" });
     }
   });
 });

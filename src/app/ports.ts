@@ -141,6 +141,11 @@ export interface SealedEvent {
   readonly siblings: Uint8Array[];
 }
 
+/** A sealed event's leaf inputs and id. */
+export interface SealedLeaf extends LeafInput {
+  readonly eventId: string;
+}
+
 export type InclusionLookup =
   | { readonly kind: "not_found" }
   | { readonly kind: "unsealed"; readonly eventId: string; readonly sequenceNumber: bigint }
@@ -170,11 +175,19 @@ export interface CommitmentStore {
   /** The end of each stream's latest commitment (0 for none), keyed by streamKeyString. */
   sealedEnds(streams: readonly StreamKey[]): Promise<Map<string, bigint>>;
   inclusion(stream: StreamKey, selector: EventSelector): Promise<InclusionLookup>;
-  /** The sealed ones among `sequenceNumbers`, grouped by commitment in sequence order. */
-  inclusionBatch(
+  /**
+   * The sealed ones among `sequenceNumbers`, grouped by commitment in sequence order, each with its siblings
+   * read from the stored tree (only the nodes its proof needs).
+   */
+  inclusionSlices(
     stream: StreamKey,
     sequenceNumbers: readonly bigint[],
   ): Promise<{ commitment: Commitment; events: SealedEvent[] }[]>;
+  /** Every commitment covering one of `sequenceNumbers`, in order, with the leaf inputs of all its events. */
+  sealedRanges(
+    stream: StreamKey,
+    sequenceNumbers: readonly bigint[],
+  ): Promise<{ commitment: Commitment; events: SealedLeaf[] }[]>;
   /** Links of the commitments after `afterEnd` up to and including the one ending at `toEnd`, at most `limit`. */
   stateLinks(stream: StreamKey, afterEnd: bigint, toEnd: bigint, limit: number): Promise<StateLink[]>;
 }

@@ -1,7 +1,7 @@
 // CommitmentStore on PostgreSQL: commitments with their stored trees, sealed under a per-stream advisory lock
-// (the upstream key: the first 8 bytes of stream_id, §2.6), proofs sliced out of the stored trees.
+// (the upstream key: the first 8 bytes of stream_id, §2.6), proof siblings sliced out of the stored trees.
 import type { PendingQuery, Row, Sql } from "postgres";
-import type { CommitmentStore, SealedEvent, SealLock } from "../../app/ports.js";
+import type { CommitmentStore, SealedEvent, SealedLeaf, SealLock } from "../../app/ports.js";
 import { nativeSha256 } from "../../crypto/native.js";
 import { streamId } from "../../crypto/stateRoot.js";
 import type { Commitment, StateLink } from "../../domain/commitment.js";
@@ -10,7 +10,7 @@ import { streamKeyString } from "../../domain/streamKey.js";
 import { plainArray } from "./arrayLiteral.js";
 import { type EventRow, receiptFromRow } from "./eventRows.js";
 import { mapPgError } from "./pgErrors.js";
-import { flattenTree, siblingsFromNodes } from "./treeNodes.js";
+import { flattenTree } from "./treeNodes.js";
 
 interface CommitmentRow {
   commitment_id: string;
@@ -74,9 +74,6 @@ function fromRow(r: CommitmentRow): Commitment {
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 type ProofRow = EventRow & Partial<CommitmentRow> & { siblings: Uint8Array | null };
-
-// At least one requested event per this many sequence numbers of their span counts as dense.
-const DENSE_FACTOR = 16n;
 
 const streamColumns = (s: StreamKey) => ({ tenant_id: s.tenantId, store_id: s.storeId });
 
@@ -144,58 +141,51 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
     return groups;
   };
 
-  /** Events packed closely: each covering commitment's whole tree is read once and sliced here. */
-  const inclusionByTrees = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
+  /** Every commitment covering one of `sequenceNumbers`, with the leaf inputs of all its events. */
+  const sealedRanges = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
     const { tenantId: t, storeId: s } = stream;
-    const seqs = plainArray(sequenceNumbers);
-    const [commitments, events] = await Promise.all([
-      sql<(CommitmentRow & { tree_nodes: Uint8Array })[]>`
-        select ${cols("c")}, c.tree_nodes from commitments c
-        where c.commitment_id in (
-          select k.commitment_id from unnest(${seqs}::bigint[]) as q(seq)
-          cross join lateral (
-            select k.commitment_id, k.sequence_end from commitments k
-            where k.tenant_id = ${t} and k.store_id = ${s} and k.sequence_start <= q.seq
-            order by k.sequence_start desc limit 1) k
-          where k.sequence_end >= q.seq)
-        order by c.sequence_start`,
-      sql<
-        {
-          event_id: string;
-          sequence_number: bigint;
-          event_signing_hash: Uint8Array;
-          agent_signature: Uint8Array;
-        }[]
-      >`
-        select event_id, sequence_number, event_signing_hash, agent_signature from events
-        where tenant_id = ${t} and store_id = ${s} and sequence_number = any(${seqs}::bigint[])
-        order by sequence_number`,
-    ]);
-    const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
+    const commitments = await sql<CommitmentRow[]>`
+      select ${cols("c")} from commitments c
+      where c.commitment_id in (
+        select k.commitment_id from unnest(${plainArray(sequenceNumbers)}::bigint[]) as q(seq)
+        cross join lateral (
+          select k.commitment_id, k.sequence_end from commitments k
+          where k.tenant_id = ${t} and k.store_id = ${s} and k.sequence_start <= q.seq
+          order by k.sequence_start desc limit 1) k
+        where k.sequence_end >= q.seq)
+      order by c.sequence_start`;
+    if (commitments.length === 0) return [];
+    const events = await sql<
+      {
+        event_id: string;
+        sequence_number: bigint;
+        event_signing_hash: Uint8Array;
+        agent_signature: Uint8Array;
+      }[]
+    >`
+      select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature
+      from unnest(${plainArray(commitments.map((c) => c.sequence_start))}::bigint[],
+                  ${plainArray(commitments.map((c) => c.sequence_end))}::bigint[]) as r(a, b)
+      join events e on e.tenant_id = ${t} and e.store_id = ${s} and e.sequence_number between r.a and r.b
+      order by e.sequence_number`;
     let i = 0;
-    for (const c of commitments) {
-      const group: SealedEvent[] = [];
-      while (i < events.length && (events[i] as (typeof events)[number]).sequence_number < c.sequence_start)
-        i++;
-      for (; i < events.length; i++) {
+    return commitments.map((c) => {
+      const group: SealedLeaf[] = [];
+      for (
+        ;
+        i < events.length && (events[i] as (typeof events)[number]).sequence_number <= c.sequence_end;
+        i++
+      ) {
         const e = events[i] as (typeof events)[number];
-        if (e.sequence_number > c.sequence_end) break;
         group.push({
           eventId: e.event_id,
           sequenceNumber: e.sequence_number,
           eventSigningHash: e.event_signing_hash,
           agentSignature: e.agent_signature,
-          siblings: siblingsFromNodes(
-            c.tree_nodes,
-            c.padded_leaf_count,
-            c.tree_depth,
-            Number(e.sequence_number - c.sequence_start),
-          ),
         });
       }
-      if (group.length > 0) groups.push({ commitment: fromRow(c), events: group });
-    }
-    return groups;
+      return { commitment: fromRow(c), events: group };
+    });
   };
 
   const guarded =
@@ -368,19 +358,9 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
       };
     }),
 
-    inclusionBatch: guarded(async (stream, sequenceNumbers) => {
-      if (sequenceNumbers.length === 0) return [];
-      let min = sequenceNumbers[0] as bigint;
-      let max = min;
-      for (const n of sequenceNumbers) {
-        if (n < min) min = n;
-        if (n > max) max = n;
-      }
-      // Events packed closely (a receipt upgrade: whole commitments' worth) read each covering tree once;
-      // scattered ones read only their own siblings.
-      const dense = BigInt(sequenceNumbers.length) * DENSE_FACTOR >= max - min + 1n;
-      return dense ? inclusionByTrees(stream, sequenceNumbers) : inclusionBySlices(stream, sequenceNumbers);
-    }),
+    inclusionSlices: guarded(inclusionBySlices),
+
+    sealedRanges: guarded(sealedRanges),
 
     stateLinks: guarded(async (stream, afterEnd, toEnd, limit) => {
       const rows = await sql<

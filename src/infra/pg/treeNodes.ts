@@ -1,7 +1,6 @@
 // How a commitment's Merkle tree is stored: every node, level by level from the padded leaves (level 0) up to
 // the root, 32 bytes each, 2 × padded - 1 nodes in all. Level d starts at node 2P - (2P >> d) for P padded
-// leaves, so a proof's siblings are fixed slices; pgCommitmentStore reads them with substring() for single
-// proofs and slices the whole array here for many.
+// leaves, so a proof's siblings are fixed slices, which pgCommitmentStore reads with substring().
 import type { MerkleTree } from "../../crypto/merkle.js";
 
 /** Index of the first node of level `depth` in the flat array, for `padded` leaves. */
@@ -21,19 +20,4 @@ export function flattenTree(tree: MerkleTree): Uint8Array {
   if (offset !== out.length)
     throw new Error(`tree of ${tree.paddedLeafCount} leaves has ${offset / 32} nodes`);
   return out;
-}
-
-/** Siblings of leaf `leafIndex` from the bottom up, as views into `nodes`. */
-export function siblingsFromNodes(
-  nodes: Uint8Array,
-  padded: number,
-  depth: number,
-  leafIndex: number,
-): Uint8Array[] {
-  const siblings = new Array<Uint8Array>(depth);
-  for (let d = 0; d < depth; d++) {
-    const at = 32 * (levelOffset(padded, d) + ((leafIndex >>> d) ^ 1));
-    siblings[d] = nodes.subarray(at, at + 32);
-  }
-  return siblings;
 }
