@@ -5,7 +5,7 @@ import { checkpointHash } from "../crypto/checkpoint.js";
 import { buildMerkleTree, leafHash, type MerkleTree } from "../crypto/merkle.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import { nextStateRoot, streamId } from "../crypto/stateRoot.js";
-import type { LeafInput } from "./commitment.js";
+import type { Commitment, LeafInput } from "./commitment.js";
 import { DomainError } from "./errors.js";
 import type { StreamKey } from "./event.js";
 
@@ -15,20 +15,11 @@ export interface ChainTip {
   readonly newStateRoot: Uint8Array;
 }
 
-export interface UnsignedCommitment {
-  readonly tenantId: string;
-  readonly storeId: string;
-  readonly sequenceStart: bigint;
-  readonly sequenceEnd: bigint;
-  readonly leafCount: number;
-  readonly paddedLeafCount: number;
-  readonly treeDepth: number;
-  readonly merkleRoot: Uint8Array;
-  readonly prevStateRoot: Uint8Array;
-  readonly newStateRoot: Uint8Array;
-  readonly checkpointHash: Uint8Array;
-  readonly tree: MerkleTree;
-}
+/** A commitment before the sequencer signs it, with its tree. */
+export type UnsignedCommitment = Omit<
+  Commitment,
+  "commitmentId" | "sequencerId" | "sequencerKeyId" | "signature" | "committedAt"
+> & { readonly tree: MerkleTree };
 
 /**
  * `leaves` must be the events tip.sequenceEnd + 1 .. in order with no gap (tip undefined: from sequence 1).
