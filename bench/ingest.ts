@@ -4,26 +4,25 @@
 //
 //   npm run bench                       (ingest with the defaults below)
 //   npm run bench -- ingest --events 200000 --batch 500 --streams 4 --inflight 4
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import {
-  AppendRequestSchema,
-  AppendResponseSchema,
-  SequencerService,
-} from "../gen/ves/sequencer/v1/sequencer_pb.js";
-import { proofOfPossession } from "../src/client/proofOfPossession.js";
-import { type SignedEvent, signEvent } from "../src/client/signEvent.js";
-import { signedEventToProto } from "../src/client/toProto.js";
+import { AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
-import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
 import { createRawAppendClient } from "./rawAppend.js";
+import {
+  benchCrypto,
+  makeStream,
+  type Prepared,
+  percentile,
+  prepare,
+  registerStreams,
+} from "./signedBatches.js";
 import {
   BENCH_ADMIN_KEY,
   cpuBetween,
@@ -69,84 +68,7 @@ const PACED_BATCH = Number(args["paced-batch"] ?? args.batch);
 const STREAMS = Number(args.streams);
 const INFLIGHT = Number(args.inflight);
 const PACED_SECONDS = Number(args["paced-seconds"]);
-const crypto = { sha256: nativeSha256, ed25519: sodiumEd25519 };
-
-interface Stream {
-  tenantId: string;
-  storeId: string;
-  agentId: string;
-  sign: (m: Uint8Array) => Uint8Array;
-  publicKey: Uint8Array;
-}
-
-function makeStream(): Stream {
-  const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
-  return {
-    tenantId: randomUUID(),
-    storeId: randomUUID(),
-    agentId: randomUUID(),
-    sign: sodiumEd25519.createSigner(seed),
-    publicKey: sodiumEd25519.getPublicKey(seed),
-  };
-}
-
-interface Prepared {
-  signed: SignedEvent[];
-  /** Per stream, the encoded AppendRequest messages in order. */
-  requests: Uint8Array[][];
-}
-
-function prepare(streams: Stream[], total: number, batch: number, label: string): Prepared {
-  const perStream = Math.max(1, Math.ceil(total / streams.length / batch)) * batch;
-  const signed: SignedEvent[] = [];
-  const requests: Uint8Array[][] = streams.map(() => []);
-  const bar = progress(`signing and encoding ${label}`, perStream * streams.length);
-  for (const [si, s] of streams.entries()) {
-    let events = [];
-    for (let i = 0; i < perStream; i++) {
-      const e = signEvent(
-        {
-          tenantId: s.tenantId,
-          storeId: s.storeId,
-          sourceAgentId: s.agentId,
-          agentKeyId: 1,
-          entityType: "order",
-          entityId: `order-${i % 5000}`,
-          eventType: "order.updated",
-          payload: {
-            orderId: `ORD-${i}`,
-            amount: i * 7,
-            currency: "USD",
-            lines: [{ sku: "WIDGET-001", qty: 1 + (i % 9), price: 1999 }],
-            note: "bench payload of a typical order update, about three hundred bytes of JSON in all",
-          },
-        },
-        { sign: s.sign },
-        crypto,
-      );
-      signed.push(e);
-      events.push(signedEventToProto(e));
-      if (events.length === batch) {
-        (requests[si] as Uint8Array[]).push(
-          toBinary(AppendRequestSchema, {
-            $typeName: "ves.sequencer.v1.AppendRequest",
-            batchId: randomUUID(),
-            events,
-          }),
-        );
-        events = [];
-      }
-      bar.tick();
-    }
-  }
-  bar.done();
-  return { signed, requests };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
+const crypto = benchCrypto;
 
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
 
@@ -173,15 +95,7 @@ try {
 
   const peakStreams = Array.from({ length: STREAMS }, makeStream);
   const pacedStreams = Array.from({ length: STREAMS }, makeStream);
-  for (const s of [...peakStreams, ...pacedStreams]) {
-    await keys.registerAgentKey({
-      tenantId: s.tenantId,
-      agentId: s.agentId,
-      keyId: 1,
-      publicKey: s.publicKey,
-      proofOfPossession: proofOfPossession(s.publicKey, { sign: s.sign }, crypto),
-    });
-  }
+  await registerStreams(keys, [...peakStreams, ...pacedStreams]);
   const address = server.url.replace("http://", "");
   const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address, BENCH_ADMIN_KEY));
   // Warm up: one small batch per stream of the paced set's keys (JIT, connections, worker start-up).

@@ -21,15 +21,24 @@ const Client = grpc.makeGenericClientConstructor(definition, "SequencerService")
 
 export interface RawAppendClient {
   /**
-   * Streams `requests` in order (waiting for `due(i)` before each, if given) and resolves with the responses,
-   * in order, as bytes. `onResponse` sees each as it arrives.
+   * Streams `requests` in order (waiting for `due(i)` before each, if given) and resolves with the batch
+   * responses, in order, as bytes. `onResponse` sees each as it arrives. With `onUpgrade`, receipt upgrades
+   * (AppendResponse field 2) go there instead, the stream is half-closed after the last request, and the call
+   * resolves when the server ends it (once every upgrade is sent).
    */
   append(
     requests: readonly Uint8Array[],
-    opts?: { due?: (i: number) => number; onResponse?: (i: number) => void },
+    opts?: {
+      due?: (i: number) => number;
+      onResponse?: (i: number) => void;
+      onUpgrade?: (response: Buffer) => void;
+    },
   ): Promise<Buffer[]>;
   close(): void;
 }
+
+// The first byte of an encoded AppendResponse is its oneof field's tag: 0x0a batch_result, 0x12 receipt_upgrade.
+const RECEIPT_UPGRADE_TAG = 0x12;
 
 export function createRawAppendClient(address: string, apiKey: string): RawAppendClient {
   const client = new Client(address, grpc.credentials.createInsecure(), {
@@ -46,10 +55,15 @@ export function createRawAppendClient(address: string, apiKey: string): RawAppen
           client as unknown as { Append(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
         ).Append(metadata);
         const responses: Buffer[] = [];
+        const upgrades = opts.onUpgrade;
         call.on("data", (b: Buffer) => {
+          if (upgrades !== undefined && b[0] === RECEIPT_UPGRADE_TAG) {
+            upgrades(b);
+            return;
+          }
           opts.onResponse?.(responses.length);
           responses.push(b);
-          if (responses.length === requests.length) call.end();
+          if (upgrades === undefined && responses.length === requests.length) call.end();
         });
         call.on("error", reject);
         call.on("end", () => resolve(responses));
@@ -64,6 +78,7 @@ export function createRawAppendClient(address: string, apiKey: string): RawAppen
               await new Promise((d) => call.once("drain", d));
             }
           }
+          if (upgrades !== undefined) call.end();
         })().catch(reject);
       });
     },

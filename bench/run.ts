@@ -1,6 +1,7 @@
 // npm run bench [-- <name> [options]]: runs one benchmark (default: ingest). Each prints one JSON line last.
 const BENCHES: Record<string, string> = {
   ingest: "./ingest.ts",
+  proofs: "./proofs.ts",
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith("-") ? process.argv[2] : "ingest";
 if (process.argv.includes("--list")) {

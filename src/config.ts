@@ -25,6 +25,13 @@ export interface Config {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
+  /** Run the commitment worker in this instance. */
+  readonly commitWorker: boolean;
+  readonly commitMaxEvents: number;
+  readonly commitMaxAgeMs: number;
+  readonly commitPollMs: number;
+  /** Test-only fault injection: "exit_before_commit" kills the process with a commitment inserted, uncommitted. */
+  readonly commitFault: "exit_before_commit" | undefined;
   readonly auth: AuthConfig;
 }
 
@@ -137,6 +144,33 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "how long an API-key lookup is cached (revocations also reach every instance at once via LISTEN/NOTIFY)",
   },
+  {
+    name: "COMMIT_WORKER",
+    default: "true",
+    description:
+      "run the commitment worker here (any number of instances may: one seals a given stream at a time)",
+  },
+  {
+    name: "COMMIT_MAX_EVENTS",
+    default: "1024",
+    description: "seal a stream's waiting events once this many wait; also the most events per commitment",
+  },
+  {
+    name: "COMMIT_MAX_AGE_MS",
+    default: "500",
+    description: "seal a stream's waiting events once the oldest has waited this long",
+  },
+  {
+    name: "COMMIT_POLL_MS",
+    default: "100",
+    description: "how often to look for new events to seal, and for commitments sealed by other instances",
+  },
+  {
+    name: "COMMIT_FAULT",
+    default: "(unset)",
+    description:
+      "tests only, refused in production: exit_before_commit kills the process by SIGKILL after a commitment is inserted, before its transaction commits",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -203,6 +237,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
   }
+  const commitFault =
+    env.COMMIT_FAULT === undefined || env.COMMIT_FAULT === "" ? undefined : env.COMMIT_FAULT;
+  if (commitFault !== undefined && commitFault !== "exit_before_commit") {
+    throw new ConfigError(
+      `COMMIT_FAULT expected exit_before_commit or nothing, got ${JSON.stringify(commitFault)}`,
+    );
+  }
+  if (commitFault !== undefined && mode === "production") {
+    throw new ConfigError("COMMIT_FAULT is a test-only fault injection and is refused in production");
+  }
   return {
     env: mode,
     databaseUrl,
@@ -222,6 +266,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
+    commitWorker: bool(env, "COMMIT_WORKER", true),
+    // A commitment's tree is padded to a power of two and stored whole: 65,536 leaves is 4 MiB of nodes.
+    commitMaxEvents: int(env, "COMMIT_MAX_EVENTS", 1024, 1, 65_536),
+    commitMaxAgeMs: int(env, "COMMIT_MAX_AGE_MS", 500, 1, 3_600_000),
+    commitPollMs: int(env, "COMMIT_POLL_MS", 100, 1, 60_000),
+    commitFault,
     auth,
   };
 }

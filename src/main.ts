@@ -1,8 +1,7 @@
 // Composition root: config -> database -> migrations -> identity -> crypto workers -> use cases -> router ->
 // server; signals, drain, shutdown.
-
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync, writeSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -11,6 +10,7 @@ import pino, { type Logger } from "pino";
 import type { Sql } from "postgres";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
+import { ProofService } from "../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "./api/admission.js";
 import { createApiKeyService } from "./api/apiKeyService.js";
@@ -20,10 +20,13 @@ import { authInterceptor, errorInterceptor } from "./api/interceptors.js";
 import { createKeyRegistryService } from "./api/keyRegistryService.js";
 import { createMetrics } from "./api/metrics.js";
 import { POLICY_TABLE, requirePolicies } from "./api/policies.js";
+import { createProofService } from "./api/proofService.js";
 import { createSequencerService } from "./api/sequencerService.js";
 import { createServer } from "./api/server.js";
 import type { AuthenticateDeps } from "./app/authenticate.js";
-import type { AppendDeps } from "./app/ports.js";
+import { createCommitmentWatch } from "./app/commitmentWatch.js";
+import { startCommitmentWorker } from "./app/commitmentWorker.js";
+import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
@@ -39,6 +42,7 @@ import { createPgAgentKeyLookup, createPgAgentKeyStore } from "./infra/pg/pgAgen
 import { createPgApiKeyStore, findApiKey } from "./infra/pg/pgApiKeyStore.js";
 import { createPgAuditLogReader } from "./infra/pg/pgAuditLog.js";
 import { listenAuthChanges } from "./infra/pg/pgAuthChanges.js";
+import { createPgCommitmentStore } from "./infra/pg/pgCommitmentStore.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
@@ -50,7 +54,16 @@ export const SERVER_VERSION: string = (
 ).version;
 
 /** Every service the server registers; each of their methods must have an access policy (api/policies.ts). */
-export const SERVICES: readonly DescService[] = [SequencerService, KeyRegistryService, ApiKeyService];
+export const SERVICES: readonly DescService[] = [
+  SequencerService,
+  KeyRegistryService,
+  ApiKeyService,
+  ProofService,
+];
+// Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
+const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
+// After a client half-closes its Append stream, pending receipt upgrades are waited for COMMIT_MAX_AGE_MS and this.
+const RECEIPT_UPGRADES_DRAIN_MS = 10_000;
 
 export interface Sequencer {
   readonly address: AddressInfo;
@@ -149,6 +162,73 @@ export async function startSequencer(
     cleanups.push(() => auth.stop());
     const metrics = createMetrics();
     const shutdown = new AbortController();
+    const signingKeys = createSequencerKeyList(sql, identity.keyId);
+
+    // Commitments: the worker seals, the watch tells Append streams with receipt upgrades what was sealed.
+    const proofDeps: ProofDeps = { commitments: createPgCommitmentStore(sql), sha256: nativeSha256 };
+    const watch = createCommitmentWatch(proofDeps.commitments, {
+      pollMs: config.commitPollMs,
+      onError: (err) => log.error({ err }, "commitment watch: polling sealed ends failed"),
+    });
+    cleanups.push(async () => watch.stop());
+    if (config.commitWorker) {
+      const signCheckpoint = ed25519.createSigner(identity.seed);
+      const worker = startCommitmentWorker(
+        {
+          ...proofDeps,
+          signer: { sequencerId: identity.sequencerId, keyId: identity.keyId, sign: signCheckpoint },
+          clock,
+          newId: randomUUID,
+        },
+        {
+          policy: { maxEvents: config.commitMaxEvents, maxAgeMs: config.commitMaxAgeMs },
+          pollMs: config.commitPollMs,
+          onSealed(c, firstSequencedAt, ms) {
+            const lagMs =
+              firstSequencedAt === undefined
+                ? undefined
+                : c.committedAt.getTime() - firstSequencedAt.getTime();
+            metrics.recordSeal(c, lagMs, ms);
+            watch.notify(c, c.sequenceEnd);
+            log.debug(
+              {
+                tenantId: c.tenantId,
+                storeId: c.storeId,
+                commitmentId: c.commitmentId,
+                sequenceStart: String(c.sequenceStart),
+                sequenceEnd: String(c.sequenceEnd),
+                lagMs,
+                ms: Math.round(ms * 10) / 10,
+              },
+              "commitment sealed",
+            );
+          },
+          onError(err) {
+            metrics.sealErrors.inc();
+            log.error({ err }, "commitment worker: sealing failed; will retry");
+          },
+          ...(config.commitFault === "exit_before_commit"
+            ? {
+                beforeCommit(c) {
+                  // Written synchronously: the process dies on the next line, before the logger would flush.
+                  const line = {
+                    level: 40,
+                    time: Date.now(),
+                    commitmentId: c.commitmentId,
+                    sequenceEnd: String(c.sequenceEnd),
+                    msg: "COMMIT_FAULT=exit_before_commit: killing the process before the commitment commits",
+                  };
+                  writeSync(2, `${JSON.stringify(line)}\n`);
+                  process.kill(process.pid, "SIGKILL");
+                },
+              }
+            : {}),
+        },
+      );
+      // Registered after the pool, so it stops (finishing the seal in flight) before the pool closes.
+      cleanups.push(() => worker.stop());
+    }
+
     const server = createServer({
       readMaxBytes: config.maxMessageBytes,
       interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
@@ -161,9 +241,22 @@ export async function startSequencer(
             log,
             shutdown: shutdown.signal,
             serverVersion: SERVER_VERSION,
-            signingKeys: createSequencerKeyList(sql, identity.keyId),
+            signingKeys,
             onBatch: (o, ms) => metrics.recordBatch(o, ms),
+            receiptUpgrades: {
+              deps: proofDeps,
+              watch,
+              log,
+              shutdown: shutdown.signal,
+              maxPending: RECEIPT_UPGRADES_MAX_PENDING,
+              drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
+              onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
+            },
           }),
+        );
+        router.service(
+          ProofService,
+          createProofService({ deps: proofDeps, crypto: { sha256: nativeSha256, ed25519 }, signingKeys }),
         );
         router.service(
           KeyRegistryService,

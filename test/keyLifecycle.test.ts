@@ -1,5 +1,6 @@
 // The agent key lifecycle and API keys against a real server: rotation with an overlap, the hash-chained
 // append-only audit log, per-credential rate limits, and credentials checked on every message of a stream.
+
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -20,6 +21,7 @@ import { type AuditEntry, findBrokenAuditLink } from "../src/domain/auditLog.js"
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent, serverCrypto, type TestAgent } from "./support/agent.js";
 import { createTestApiKey } from "./support/auth.js";
+import { batchResultOf } from "./support/batchResult.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestSequencer, testTransport } from "./support/sequencer.js";
 
@@ -257,6 +259,7 @@ describe("API keys", () => {
 function batchesOf(agent: TestAgent, n: number): AppendRequest[] {
   return Array.from({ length: n }, (_, i) => ({
     $typeName: "ves.sequencer.v1.AppendRequest",
+    receiptUpgrades: false,
     batchId: `b${i}`,
     events: [signedEventToProto(agent.event())],
   }));
@@ -345,7 +348,7 @@ describe("Append streams check every batch", () => {
       yield* batchesOf(agent, 1);
     }
     const { responses, error } = await runStream(testTransport(server.url, k.secret), requests());
-    expect(responses.map((r) => r.kind.value?.acceptedCount)).toEqual([1, 1]);
+    expect(responses.map((r) => batchResultOf(r)?.acceptedCount)).toEqual([1, 1]);
     expect(error?.code).toBe(Code.PermissionDenied);
     expect(error?.findDetails(ErrorDetailSchema)[0]?.field).toBe("events[0].store_id");
     const [row] = await sql<

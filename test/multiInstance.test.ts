@@ -1,6 +1,7 @@
 // Two instances on one database: a revocation made through one takes effect on the other within a second —
 // agent keys (read inside the sequencing transaction) and API keys (a cache invalidated by LISTEN/NOTIFY; its
 // TTL is set to a minute here, so only the notification can explain a prompt refusal).
+
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
@@ -11,6 +12,7 @@ import { signedEventToProto } from "../src/client/toProto.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent } from "./support/agent.js";
 import { createTestApiKey } from "./support/auth.js";
+import { batchResultOf } from "./support/batchResult.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestSequencer, testIdentity, testTransport } from "./support/sequencer.js";
 
@@ -81,7 +83,7 @@ it("refuses an API key revoked on the other instance within a second, on calls a
   const answered: string[] = [];
   const stream = (async () => {
     try {
-      for await (const r of seqTwo.append(batches())) answered.push(r.kind.value?.batchId ?? "?");
+      for await (const r of seqTwo.append(batches())) answered.push(batchResultOf(r)?.batchId ?? "?");
       return "OK";
     } catch (e) {
       return Code[ConnectError.from(e).code];

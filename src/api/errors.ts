@@ -17,6 +17,7 @@ const CODES: Record<DomainErrorReason, Code> = {
   unauthenticated: Code.Unauthenticated,
   unavailable: Code.Unavailable,
   aborted: Code.Aborted,
+  data_loss: Code.DataLoss,
 };
 
 /** "invalid_argument"-style name of a code, for BatchError.code. */
@@ -46,6 +47,7 @@ export function toConnectError(err: unknown, log: Logger, requestId: string): Co
   if (err instanceof DomainError) {
     const code = CODES[err.reason];
     if (code === Code.Unavailable || code === Code.Aborted) log.warn({ err, requestId }, err.message);
+    if (code === Code.DataLoss) log.error({ err, requestId }, err.message);
     const detail = create(ErrorDetailSchema, {
       reason: err.reason,
       field: err.field ?? "",

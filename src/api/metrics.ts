@@ -1,10 +1,15 @@
 // Prometheus metrics of the sequencer, served at GET /metrics.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BatchOutcome } from "../app/appendBatch.js";
+import type { Commitment } from "../domain/commitment.js";
 
 export interface Metrics {
   readonly registry: Registry;
   recordBatch(outcome: BatchOutcome, ms: number): void;
+  /** A commitment this instance sealed: `lagMs` from its oldest event's sequencing, `ms` to seal it. */
+  recordSeal(commitment: Commitment, lagMs: number | undefined, ms: number): void;
+  readonly sealErrors: Counter;
+  readonly receiptUpgrades: Counter;
   readonly rpcs: Counter<"method" | "code">;
   readonly openStreams: Gauge;
 }
@@ -40,10 +45,50 @@ export function createMetrics(): Metrics {
     help: "Open streaming RPCs",
     registers: [registry],
   });
+  const sealed = new Counter({
+    name: "ves_commitments_sealed_total",
+    help: "Commitments sealed by this instance",
+    registers: [registry],
+  });
+  const sealedEvents = new Counter({
+    name: "ves_commitment_events_total",
+    help: "Events sealed into commitments by this instance",
+    registers: [registry],
+  });
+  const sealLag = new Histogram({
+    name: "ves_seal_lag_seconds",
+    help: "Time from sequencing a commitment's oldest event to sealing the commitment",
+    buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const sealSeconds = new Histogram({
+    name: "ves_seal_seconds",
+    help: "Time to seal one commitment (read leaves, build the tree, sign, insert, commit)",
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+    registers: [registry],
+  });
+  const sealErrors = new Counter({
+    name: "ves_seal_errors_total",
+    help: "Failed attempts to seal a commitment",
+    registers: [registry],
+  });
+  const receiptUpgrades = new Counter({
+    name: "ves_receipt_upgrades_total",
+    help: "Inclusion proofs pushed as receipt upgrades on Append streams",
+    registers: [registry],
+  });
   return {
     registry,
     rpcs,
     openStreams,
+    sealErrors,
+    receiptUpgrades,
+    recordSeal(commitment, lagMs, ms) {
+      sealed.inc();
+      sealedEvents.inc(commitment.leafCount);
+      if (lagMs !== undefined) sealLag.observe(lagMs / 1000);
+      sealSeconds.observe(ms / 1000);
+    },
     recordBatch(outcome, ms) {
       batches.inc();
       events.inc({ outcome: "accepted" }, outcome.accepted);

@@ -7,6 +7,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import type { Event } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { EVERY, type Requirement, type ResourceRef } from "../domain/authorize.js";
 
@@ -74,6 +75,11 @@ function eventRefs(events: readonly Event[]): ResourceRef[] {
 const S = SequencerService.method;
 const K = KeyRegistryService.method;
 const A = ApiKeyService.method;
+const P = ProofService.method;
+const streamOf = (m: { tenantId: string; storeId: string }): ResourceRef[] => [
+  tenant("tenant_id", m.tenantId),
+  store("store_id", m.storeId),
+];
 
 export const POLICIES: readonly Policy[] = [
   rpc(S.append, "write", (m) => eventRefs(m.events)),
@@ -107,6 +113,17 @@ export const POLICIES: readonly Policy[] = [
   ]),
   rpc(A.listApiKeys, "admin", (m) => tenantWide("tenant_id", m.tenantId)),
   rpc(A.revokeApiKey, "admin", (m) => tenantWide("tenant_id", m.tenantId)),
+
+  rpc(P.getCommitment, "read", streamOf),
+  rpc(P.listCommitments, "read", streamOf),
+  rpc(P.getSyncState, "read", streamOf),
+  rpc(P.getInclusionProof, "read", streamOf),
+  rpc(P.getInclusionProofs, "read", streamOf),
+  rpc(P.getConsistencyProof, "read", streamOf),
+  // Stateless checks of what the caller sends: they read nothing of any tenant.
+  rpc(P.verifyInclusionProof, "authenticated", () => []),
+  rpc(P.verifyReceipt, "authenticated", () => []),
+  rpc(P.verifyConsistencyProof, "authenticated", () => []),
 
   // Health checks are for orchestrators; metrics span every tenant, so they need the all-tenant admin.
   route("GET /healthz", "public"),

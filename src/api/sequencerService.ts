@@ -4,12 +4,12 @@ import type { Logger } from "pino";
 import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
 import type { AppendDeps } from "../app/ports.js";
-import { isUuid } from "../crypto/bytes.js";
-import { invalidField, showValue } from "../domain/errors.js";
+import { parseStreamKey } from "../domain/streamKey.js";
 import type { Admission } from "./admission.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+import { type ReceiptUpgradesOptions, withReceiptUpgrades } from "./receiptUpgrades.js";
 
 export interface SequencerServiceOptions {
   readonly deps: AppendDeps;
@@ -20,26 +20,27 @@ export interface SequencerServiceOptions {
   /** Every receipt-signing key the log has seen, current first. */
   readonly signingKeys: () => Promise<{ keyId: string; publicKey: Uint8Array; current: boolean }[]>;
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
-}
-
-function streamKey(tenantId: string, storeId: string): { tenantId: string; storeId: string } {
-  if (!isUuid(tenantId)) throw invalidField("tenant_id", "a UUID", showValue(tenantId));
-  if (!isUuid(storeId)) throw invalidField("store_id", "a UUID", showValue(storeId));
-  return { tenantId: tenantId.toLowerCase(), storeId: storeId.toLowerCase() };
+  /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
+  readonly receiptUpgrades?: ReceiptUpgradesOptions;
 }
 
 export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
   const { deps } = opts;
   return {
     append(requests, ctx) {
-      return appendStream(requests, ctx.signal, ctx.values.get(kRequestId), {
-        deps,
-        log: opts.log,
-        maxInFlight: deps.limits.maxInFlightBatches,
-        admission: opts.admission,
-        shutdown: opts.shutdown,
-        ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
-      });
+      const run = (reqs: typeof requests) =>
+        appendStream(reqs, ctx.signal, ctx.values.get(kRequestId), {
+          deps,
+          log: opts.log,
+          maxInFlight: deps.limits.maxInFlightBatches,
+          admission: opts.admission,
+          shutdown: opts.shutdown,
+          ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+        });
+      const upgrades = opts.receiptUpgrades;
+      return upgrades === undefined
+        ? run(requests)
+        : withReceiptUpgrades(requests, ctx.signal, run, upgrades);
     },
 
     async appendBatch(req, ctx) {
@@ -55,7 +56,7 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
     },
 
     async getHead(req) {
-      const stream = streamKey(req.tenantId, req.storeId);
+      const stream = parseStreamKey(req.tenantId, req.storeId);
       return { ...stream, headSequence: await deps.log.head(stream) };
     },
 

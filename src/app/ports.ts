@@ -1,11 +1,15 @@
 // Ports: what the use cases need from the outside world. Adapters live in infra/ and are wired in main.ts.
+import type { MerkleTree } from "../crypto/merkle.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import type { AgentKey, AgentKeyValidity } from "../domain/agentKey.js";
 import type { ApiKey } from "../domain/apiKey.js";
 import type { AuditEntry, AuditRecord } from "../domain/auditLog.js";
+import type { ChainTip } from "../domain/buildCommitment.js";
+import type { Commitment, LeafInput, StateLink } from "../domain/commitment.js";
 import type { ExistingEvent, VerifiedEvent } from "../domain/decideBatch.js";
-import type { CheckedEvent, StoredEvent, StreamKey } from "../domain/event.js";
+import type { CheckedEvent, Receipt, StoredEvent, StreamKey } from "../domain/event.js";
 import type { Limits } from "../domain/limits.js";
+import type { SealState } from "../domain/sealPolicy.js";
 
 export interface Clock {
   now(): Date;
@@ -155,4 +159,102 @@ export interface AppendDeps {
   readonly clock: Clock;
   readonly sha256: Sha256;
   readonly limits: Limits;
+}
+
+/** Signs checkpoint hashes with the sequencer's receipt key (one signature per commitment). */
+export interface CheckpointSigner {
+  readonly sequencerId: string;
+  readonly keyId: string;
+  sign(checkpointHash: Uint8Array): Uint8Array;
+}
+
+/** A stream with events waiting to be sealed. */
+export interface SealCandidate extends SealState {
+  readonly stream: StreamKey;
+}
+
+/** A stream's sealing state read while holding its commitment lock, and what may be done under it. */
+export interface SealLock extends SealState {
+  /** The last commitment; undefined before the first. */
+  readonly tip: ChainTip | undefined;
+  /** The leaf inputs of events start..end, in sequence order. */
+  leaves(start: bigint, end: bigint): Promise<LeafInput[]>;
+  /** Inserts the commitment and its tree; it commits when the locked callback resolves. */
+  insert(commitment: Commitment, tree: MerkleTree): Promise<void>;
+}
+
+export type CommitmentSelector = { readonly commitmentId: string } | { readonly sequenceNumber: bigint };
+export type EventSelector = { readonly eventId: string } | { readonly sequenceNumber: bigint };
+
+/** A sealed event with what its inclusion proof needs. */
+export interface SealedEvent {
+  readonly eventId: string;
+  readonly sequenceNumber: bigint;
+  readonly eventSigningHash: Uint8Array;
+  readonly agentSignature: Uint8Array;
+  /** Bottom up, read from the stored tree. */
+  readonly siblings: Uint8Array[];
+}
+
+/** A sealed event's leaf inputs and id. */
+export interface SealedLeaf extends LeafInput {
+  readonly eventId: string;
+}
+
+export type InclusionLookup =
+  | { readonly kind: "not_found" }
+  | { readonly kind: "unsealed"; readonly eventId: string; readonly sequenceNumber: bigint }
+  | {
+      readonly kind: "sealed";
+      readonly event: SealedEvent;
+      readonly receipt: Receipt;
+      readonly commitment: Commitment;
+    };
+
+export interface CommitmentStore {
+  /** Streams whose head is past their last commitment, the longest-waiting first. */
+  sealCandidates(limit: number): Promise<SealCandidate[]>;
+  /**
+   * Runs `fn` in one transaction holding the stream's commitment lock, or returns { acquired: false } at once
+   * when another worker holds it. Nothing `fn` inserted survives unless it resolves.
+   */
+  withSealLock<T>(
+    stream: StreamKey,
+    fn: (lock: SealLock) => Promise<T>,
+  ): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  get(stream: StreamKey, selector: CommitmentSelector): Promise<Commitment | undefined>;
+  /** Commitments starting after `afterSequence`, in order. */
+  list(stream: StreamKey, afterSequence: bigint, limit: number): Promise<Commitment[]>;
+  /** The stream's head and latest commitment. */
+  syncState(stream: StreamKey): Promise<{ head: bigint; latest: Commitment | undefined }>;
+  /** The end of each stream's latest commitment (0 for none), keyed by streamKeyString. */
+  sealedEnds(streams: readonly StreamKey[]): Promise<Map<string, bigint>>;
+  inclusion(stream: StreamKey, selector: EventSelector): Promise<InclusionLookup>;
+  /**
+   * The sealed ones among `sequenceNumbers`, grouped by commitment in sequence order, each with its siblings
+   * read from the stored tree (only the nodes its proof needs).
+   */
+  inclusionSlices(
+    stream: StreamKey,
+    sequenceNumbers: readonly bigint[],
+  ): Promise<{ commitment: Commitment; events: SealedEvent[] }[]>;
+  /** Every commitment covering one of `sequenceNumbers`, in order, with the leaf inputs of all its events. */
+  sealedRanges(
+    stream: StreamKey,
+    sequenceNumbers: readonly bigint[],
+  ): Promise<{ commitment: Commitment; events: SealedLeaf[] }[]>;
+  /** Links of the commitments after `afterEnd` up to and including the one ending at `toEnd`, at most `limit`. */
+  stateLinks(stream: StreamKey, afterEnd: bigint, toEnd: bigint, limit: number): Promise<StateLink[]>;
+}
+
+export interface ProofDeps {
+  readonly commitments: CommitmentStore;
+  readonly sha256: Sha256;
+}
+
+export interface SealDeps extends ProofDeps {
+  readonly signer: CheckpointSigner;
+  readonly clock: Clock;
+  /** A fresh UUID per commitment. */
+  readonly newId: () => string;
 }

@@ -103,11 +103,13 @@ try {
   const batches: AppendRequest[] = [
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
+      receiptUpgrades: false,
       batchId: "demo-1",
       events: signed.slice(0, half).map(signedEventToProto),
     },
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
+      receiptUpgrades: false,
       batchId: "demo-2",
       events: signed.slice(half).map(signedEventToProto),
     },

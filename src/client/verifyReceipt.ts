@@ -1,25 +1,22 @@
-// Agent SDK: check a sequencer receipt (ves-protocol.md §2.4) without trusting the server. Pure; browser-safe.
-import { equalBytes } from "../crypto/bytes.js";
+// Agent SDK: check a sequencer receipt (ves-protocol.md §2.4) without trusting the server, optionally together
+// with its upgrade (an inclusion proof and the signed checkpoint it leads to). Pure; browser-safe.
 import { type Ed25519, nobleEd25519 } from "../crypto/ed25519.js";
-import { receiptHash } from "../crypto/receiptHash.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
+import {
+  type CheckpointToCheck,
+  checkReceipt,
+  checkSealedReceipt,
+  type InclusionProofToCheck,
+  type ReceiptFailure,
+  type ReceiptToCheck,
+  type SealedReceiptFailure,
+  type Verdict,
+} from "../domain/proofChecks.js";
 
-export interface ReceiptToVerify {
-  readonly tenantId: string;
-  readonly storeId: string;
-  readonly eventId: string;
-  readonly sequenceNumber: bigint;
-  readonly eventSigningHash: Uint8Array;
-  readonly receiptHash: Uint8Array;
-  readonly sequencerSignature: Uint8Array;
-}
+export type ReceiptToVerify = ReceiptToCheck;
 
-export type ReceiptVerdict =
-  | { readonly valid: true }
-  | {
-      readonly valid: false;
-      readonly reason: "signing_hash_mismatch" | "receipt_hash_mismatch" | "bad_signature";
-    };
+export type ReceiptVerdict = Verdict<ReceiptFailure>;
+export type SealedReceiptVerdict = Verdict<SealedReceiptFailure>;
 
 export interface VerifyReceiptOptions {
   /** The signing hash the client computed for its own event; the receipt must be for exactly that. */
@@ -28,23 +25,45 @@ export interface VerifyReceiptOptions {
   readonly ed25519?: Ed25519;
 }
 
+export interface ReceiptUpgradeToVerify {
+  /** The inclusion proof of the receipt's event (ReceiptUpgrade.proofs[i] or GetInclusionProof's proof). */
+  readonly proof: InclusionProofToCheck;
+  /** The signed checkpoint the proof leads to. */
+  readonly checkpoint: CheckpointToCheck;
+  /** The key that signed the checkpoint, when the sequencer rotated keys since the receipt. */
+  readonly checkpointKey?: Uint8Array;
+}
+
 /**
- * Recomputes the receipt hash from its fields and checks the sequencer's Ed25519 signature over it.
- * Returns a verdict for a well-formed but wrong receipt; throws only for malformed arguments.
+ * Recomputes the receipt hash from its fields and checks the sequencer's Ed25519 signature over it. With
+ * `upgrade`, also checks that the proof is for the receipt's event and leads to the checkpoint's Merkle root,
+ * and the checkpoint itself (state root and signature): the event is then provably in the signed log.
+ * Returns a verdict for a well-formed but wrong input; throws only for malformed arguments.
  */
 export function verifyReceipt(
   r: ReceiptToVerify,
   sequencerPublicKey: Uint8Array,
-  opts: VerifyReceiptOptions = {},
-): ReceiptVerdict {
-  const sha256 = opts.sha256 ?? nobleSha256;
-  const ed25519 = opts.ed25519 ?? nobleEd25519;
-  if (opts.expectedSigningHash !== undefined && !equalBytes(opts.expectedSigningHash, r.eventSigningHash)) {
-    return { valid: false, reason: "signing_hash_mismatch" };
+  opts?: VerifyReceiptOptions,
+): ReceiptVerdict;
+export function verifyReceipt(
+  r: ReceiptToVerify,
+  sequencerPublicKey: Uint8Array,
+  opts: VerifyReceiptOptions & { readonly upgrade: ReceiptUpgradeToVerify },
+): SealedReceiptVerdict;
+export function verifyReceipt(
+  r: ReceiptToVerify,
+  sequencerPublicKey: Uint8Array,
+  opts: VerifyReceiptOptions & { readonly upgrade?: ReceiptUpgradeToVerify } = {},
+): SealedReceiptVerdict {
+  const crypto = { sha256: opts.sha256 ?? nobleSha256, ed25519: opts.ed25519 ?? nobleEd25519 };
+  if (opts.upgrade === undefined) {
+    return checkReceipt(crypto, r, sequencerPublicKey, opts.expectedSigningHash);
   }
-  const expected = receiptHash(sha256, r);
-  if (!equalBytes(expected, r.receiptHash)) return { valid: false, reason: "receipt_hash_mismatch" };
-  if (!ed25519.verify(r.sequencerSignature, expected, sequencerPublicKey))
-    return { valid: false, reason: "bad_signature" };
-  return { valid: true };
+  const { proof, checkpoint, checkpointKey } = opts.upgrade;
+  return checkSealedReceipt(
+    crypto,
+    { receipt: r, proof, checkpoint },
+    { receiptKey: sequencerPublicKey, checkpointKey },
+    opts.expectedSigningHash,
+  );
 }

@@ -11,7 +11,8 @@ export type DomainErrorReason =
   | "permission_denied"
   | "unauthenticated"
   | "unavailable"
-  | "aborted";
+  | "aborted"
+  | "data_loss";
 
 export interface DomainErrorDetails {
   field?: string | undefined;

@@ -1,6 +1,7 @@
 // End to end over real sockets with the connect-node clients, all on the sequencer's one port: gRPC over HTTP/2
 // (pipelined bidi Append), the Connect protocol (JSON) and gRPC-Web over HTTP/1.1 as a browser would use them,
 // the plain HTTP health routes, and the request-size limit (MAX_MESSAGE_BYTES) answered with RESOURCE_EXHAUSTED.
+
 import http from "node:http";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -24,6 +25,7 @@ import type { SignedEvent } from "../../src/client/signEvent.js";
 import { signedEventToProto } from "../../src/client/toProto.js";
 import type { Sequencer } from "../../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "../support/agent.js";
+import { batchResultOf } from "../support/batchResult.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { startTestSequencer, TEST_ADMIN_KEY, testIdentity, withCredential } from "../support/sequencer.js";
 
@@ -149,11 +151,11 @@ describe("gRPC over HTTP/2 (createGrpcTransport)", () => {
     }
     // More than one batch was on the wire before the first answer: the stream is pipelined.
     expect(sentAtFirstResponse).toBeGreaterThanOrEqual(2);
-    expect(responses.map((r) => r.kind.value?.batchId)).toEqual(batches.map((b) => b.batchId));
+    expect(responses.map((r) => batchResultOf(r)?.batchId)).toEqual(batches.map((b) => b.batchId));
     let next = 1n;
     for (const [i, r] of responses.entries()) {
       const b = batches[i] as { batchId: string; events: SignedEvent[] };
-      assertBatchReceipts(r.kind.value, b.events, next, sequencer, b.batchId);
+      assertBatchReceipts(batchResultOf(r), b.events, next, sequencer, b.batchId);
       next += BigInt(b.events.length);
     }
     expect(await storedSequences(agent)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
@@ -287,8 +289,8 @@ describe("MAX_MESSAGE_BYTES", () => {
     );
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.rawMessage).toContain(String(SMALL_MESSAGE_LIMIT));
-    expect(responses.map((r) => r.kind.value?.batchId)).toEqual(["fits"]);
-    assertBatchReceipts(responses[0]?.kind.value, good, 1n, sequencer, "fits");
+    expect(responses.map((r) => batchResultOf(r)?.batchId)).toEqual(["fits"]);
+    assertBatchReceipts(batchResultOf(responses[0]), good, 1n, sequencer, "fits");
     expect(await storedSequences(agent)).toEqual([1n, 2n]);
   });
 });

@@ -1,6 +1,7 @@
 // End to end over a real socket with @grpc/grpc-js (the protobuf-es generated schemas plugged into
 // makeGenericClientConstructor, platform-notes §3.3): pipelined bidi Append honouring backpressure, unary
 // AppendBatch, GetHead and GetSequencerInfo, and a request that is not a valid protobuf message.
+
 import { once } from "node:events";
 import {
   create,
@@ -35,6 +36,7 @@ import { hexToBytes } from "../../src/crypto/bytes.js";
 import { sodiumEd25519 } from "../../src/crypto/native.js";
 import type { Sequencer } from "../../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "../support/agent.js";
+import { batchResultOf } from "../support/batchResult.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { startTestSequencer, TEST_ADMIN_KEY, testIdentity, withCredential } from "../support/sequencer.js";
 
@@ -269,11 +271,11 @@ describe("grpc-js client", () => {
     // writes must overflow it, so the 'drain' path above really ran.
     expect(refusedWrites).toBeGreaterThanOrEqual(1);
 
-    expect(responses.map((r) => r.kind.value?.batchId)).toEqual(batches.map((b) => b.batchId));
+    expect(responses.map((r) => batchResultOf(r)?.batchId)).toEqual(batches.map((b) => b.batchId));
     let next = 1n;
     for (const [i, r] of responses.entries()) {
       const b = batches[i] as { batchId: string; events: SignedEvent[] };
-      assertBatchReceipts(r.kind.value, b.events, next, sequencer, b.batchId);
+      assertBatchReceipts(batchResultOf(r), b.events, next, sequencer, b.batchId);
       next += BigInt(b.events.length);
     }
     const total = BigInt(BATCHES * PER_BATCH);
@@ -332,8 +334,8 @@ describe("grpc-js client", () => {
     expect(err.code).not.toBe(grpc.status.OK);
     expect(decodeURIComponent(err.details)).toMatch(/premature EOF/);
     // The batch before the garbage was sequenced and answered; nothing after it was.
-    expect(responses.map((r) => r.kind.value?.batchId)).toEqual(["valid"]);
-    assertBatchReceipts(responses[0]?.kind.value, good, 1n, sequencer, "valid");
+    expect(responses.map((r) => batchResultOf(r)?.batchId)).toEqual(["valid"]);
+    assertBatchReceipts(batchResultOf(responses[0]), good, 1n, sequencer, "valid");
     expect(await storedSequences(agent)).toEqual([1n, 2n]);
     // The server and the connection are fine: the next call works.
     const head = await unary(client.GetHead.bind(client), {
