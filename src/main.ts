@@ -13,15 +13,20 @@ import { createKeyRegistryService } from "./api/keyRegistryService.js";
 import { createMetrics } from "./api/metrics.js";
 import { createSequencerService } from "./api/sequencerService.js";
 import { createServer } from "./api/server.js";
+import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps } from "./app/ports.js";
+import { createSubscriptionHub } from "./app/subscriptionHub.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { nativeSha256, serverEd25519 } from "./crypto/native.js";
+import { READ_LIMITS } from "./domain/limits.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
 import { createSql, redactUrl } from "./infra/pg/createSql.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./infra/pg/embeddedPostgres.js";
 import { migrate, readMigrations } from "./infra/pg/migrate.js";
 import { createPgAgentKeyLookup, createPgAgentKeyStore } from "./infra/pg/pgAgentKeyStore.js";
+import { createPgCommitFeed } from "./infra/pg/pgCommitFeed.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
+import { createPgEventReader } from "./infra/pg/pgEventReader.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
 
@@ -37,7 +42,10 @@ export interface Sequencer {
   readonly sequencerId: string;
   readonly keyId: string;
   readonly publicKey: Uint8Array;
-  /** Drain and stop: stop accepting, finish in-flight batches, close workers and the pool. */
+  /**
+   * Drain and stop: stop accepting, finish in-flight batches, end subscriptions (Unavailable, after what was
+   * queued), close workers, the LISTEN connection and the pool.
+   */
   stop(): Promise<void>;
 }
 
@@ -103,6 +111,47 @@ export async function startSequencer(
     });
     cleanups.push(() => pool.close());
 
+    const metrics = createMetrics();
+    const reader = createPgEventReader(sql);
+    let lastTailWarning = 0;
+    const hub = createSubscriptionHub({
+      reader,
+      feed: createPgCommitFeed(sql, {
+        pingIntervalMs: config.commitFeedCheckMs,
+        onHealth: (healthy, err) =>
+          healthy
+            ? log.info("commit notifications arrive again")
+            : log.warn(
+                { err, pollIntervalMs: config.subscribePollIntervalMs },
+                "commit notifications do not arrive; live subscribers see new events through polling until they do",
+              ),
+      }),
+      bufferEvents: config.subscriberBufferEvents,
+      pollIntervalMs: config.subscribePollIntervalMs,
+      maxSubscribers: config.subscriberMax,
+      pageEvents: READ_LIMITS.maxPageEvents,
+      pageBytes: READ_LIMITS.maxPageBytes,
+      observer: {
+        notified: () => metrics.notifications.inc(),
+        fellBack: () => metrics.subscriberFallbacks.inc(),
+        subscribers: (n) => metrics.subscribers.set(n),
+        failed: (err) => {
+          metrics.tailErrors.inc();
+          if (Date.now() - lastTailWarning < 10_000) return;
+          lastTailWarning = Date.now();
+          log.warn({ err }, "reading a subscribed stream failed; the next poll retries");
+        },
+      },
+    });
+    await hub.start();
+    cleanups.push(() => hub.close());
+    if (embedded !== undefined) {
+      log.info(
+        { pollIntervalMs: config.subscribePollIntervalMs },
+        "embedded PostgreSQL: notifications of other instances' commits may not arrive; subscribers also poll",
+      );
+    }
+
     const clock = { now: () => new Date() };
     const limits = {
       maxEventsPerBatch: config.maxEventsPerBatch,
@@ -111,7 +160,8 @@ export async function startSequencer(
       maxInFlightBatches: config.maxInFlightBatches,
     };
     const deps: AppendDeps = {
-      log: createPgEventLog(sql),
+      // This instance's own commits reach its subscribers without waiting for the notification.
+      log: notifyCommits(createPgEventLog(sql), (stream, head) => hub.onHead(stream, head)),
       keys: createPgAgentKeyLookup(sql),
       verifier: pool,
       signer: {
@@ -124,7 +174,6 @@ export async function startSequencer(
       sha256: nativeSha256,
       limits,
     };
-    const metrics = createMetrics();
     const shutdown = new AbortController();
     const server = createServer({
       readMaxBytes: config.maxMessageBytes,
@@ -139,6 +188,17 @@ export async function startSequencer(
             serverVersion: SERVER_VERSION,
             signingKeys: createSequencerKeyList(sql, identity.keyId),
             onBatch: (o, ms) => metrics.recordBatch(o, ms),
+            read: {
+              reader,
+              hub,
+              shutdown: shutdown.signal,
+              subscribe: {
+                maxLagEvents: config.subscriberMaxLagEvents,
+                heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
+                heartbeatMinMs: config.subscribeHeartbeatMinMs,
+              },
+              onDelivered: (n) => metrics.deliveredEvents.inc(n),
+            },
           }),
         );
         router.service(
@@ -203,7 +263,7 @@ export async function startSequencer(
       publicKey: identity.publicKey,
       stop() {
         stopping ??= (async () => {
-          log.info("shutting down: no new batches; finishing in-flight ones");
+          log.info("shutting down: no new batches or subscriptions; finishing in-flight batches");
           shutdown.abort();
           await server.close(config.shutdownTimeoutMs);
           await cleanup();

@@ -7,6 +7,16 @@ export interface Metrics {
   recordBatch(outcome: BatchOutcome, ms: number): void;
   readonly rpcs: Counter<"method" | "code">;
   readonly openStreams: Gauge;
+  /** Live subscriptions (Subscribe and sync Append streams) on this instance. */
+  readonly subscribers: Gauge;
+  /** Events delivered to subscribers. */
+  readonly deliveredEvents: Counter;
+  /** Commit notifications received over LISTEN. */
+  readonly notifications: Counter;
+  /** Subscribers whose live queue overflowed, so they fell back to reading the database. */
+  readonly subscriberFallbacks: Counter;
+  /** Background reads of the live tail or of the heads that failed (retried by the next poll). */
+  readonly tailErrors: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -40,10 +50,40 @@ export function createMetrics(): Metrics {
     help: "Open streaming RPCs",
     registers: [registry],
   });
+  const subscribers = new Gauge({
+    name: "ves_subscribers",
+    help: "Live subscriptions (Subscribe and sync Append streams)",
+    registers: [registry],
+  });
+  const deliveredEvents = new Counter({
+    name: "ves_subscription_events_total",
+    help: "Events delivered to subscribers",
+    registers: [registry],
+  });
+  const notifications = new Counter({
+    name: "ves_commit_notifications_total",
+    help: "Commit notifications received over LISTEN (from every instance)",
+    registers: [registry],
+  });
+  const subscriberFallbacks = new Counter({
+    name: "ves_subscriber_fallbacks_total",
+    help: "Subscribers whose live queue overflowed, so they fell back to reading the database",
+    registers: [registry],
+  });
+  const tailErrors = new Counter({
+    name: "ves_subscription_tail_errors_total",
+    help: "Failed background reads of subscribed streams (retried by the next poll)",
+    registers: [registry],
+  });
   return {
     registry,
     rpcs,
     openStreams,
+    subscribers,
+    deliveredEvents,
+    notifications,
+    subscriberFallbacks,
+    tailErrors,
     recordBatch(outcome, ms) {
       batches.inc();
       events.inc({ outcome: "accepted" }, outcome.accepted);

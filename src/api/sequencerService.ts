@@ -1,14 +1,19 @@
-// SequencerService: Append (bidi), AppendBatch, GetHead, GetSequencerInfo.
+// SequencerService: Append (bidi, optionally with a subscription), AppendBatch, GetHead, GetSequencerInfo,
+// PullEvents, GetEntityHistory, Subscribe.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
+import { getEntityHistory } from "../app/getEntityHistory.js";
 import type { AppendDeps } from "../app/ports.js";
-import { isUuid } from "../crypto/bytes.js";
-import { invalidField, showValue } from "../domain/errors.js";
+import { pullEvents } from "../app/pullEvents.js";
+import { checkStreamKey } from "../domain/checkStreamKey.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+import { entityHistoryResponse, isBinaryCodec, pullEventsResponse } from "./readResponses.js";
+import { type ReadApiOptions, subscribeStream } from "./subscribeStream.js";
+import { syncStream } from "./syncStream.js";
 
 export interface SequencerServiceOptions {
   readonly deps: AppendDeps;
@@ -18,25 +23,23 @@ export interface SequencerServiceOptions {
   /** Every receipt-signing key the log has seen, current first. */
   readonly signingKeys: () => Promise<{ keyId: string; publicKey: Uint8Array; current: boolean }[]>;
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
-}
-
-function streamKey(tenantId: string, storeId: string): { tenantId: string; storeId: string } {
-  if (!isUuid(tenantId)) throw invalidField("tenant_id", "a UUID", showValue(tenantId));
-  if (!isUuid(storeId)) throw invalidField("store_id", "a UUID", showValue(storeId));
-  return { tenantId: tenantId.toLowerCase(), storeId: storeId.toLowerCase() };
+  readonly read: ReadApiOptions;
 }
 
 export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
   const { deps } = opts;
   return {
     append(requests, ctx) {
-      return appendStream(requests, ctx.signal, ctx.values.get(kRequestId), {
-        deps,
-        log: opts.log,
-        maxInFlight: deps.limits.maxInFlightBatches,
-        shutdown: opts.shutdown,
-        ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
-      });
+      const requestId = ctx.values.get(kRequestId);
+      return syncStream(requests, ctx, opts.read, (batches, signal) =>
+        appendStream(batches, signal, requestId, {
+          deps,
+          log: opts.log,
+          maxInFlight: deps.limits.maxInFlightBatches,
+          shutdown: opts.shutdown,
+          ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+        }),
+      );
     },
 
     async appendBatch(req) {
@@ -47,8 +50,35 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
     },
 
     async getHead(req) {
-      const stream = streamKey(req.tenantId, req.storeId);
+      const stream = checkStreamKey(req.tenantId, req.storeId);
       return { ...stream, headSequence: await deps.log.head(stream) };
+    },
+
+    async pullEvents(req, ctx) {
+      const result = await pullEvents(opts.read, {
+        tenantId: req.tenantId,
+        storeId: req.storeId,
+        fromSequence: req.fromSequence,
+        limit: req.limit,
+        filter: req.filter,
+      });
+      return pullEventsResponse(result, isBinaryCodec(ctx.requestHeader));
+    },
+
+    async getEntityHistory(req, ctx) {
+      const history = await getEntityHistory(opts.read, {
+        tenantId: req.tenantId,
+        storeId: req.storeId,
+        entityType: req.entityType,
+        entityId: req.entityId,
+        fromVersion: req.fromVersion,
+        limit: req.limit,
+      });
+      return entityHistoryResponse(history, isBinaryCodec(ctx.requestHeader));
+    },
+
+    subscribe(req, ctx) {
+      return subscribeStream(req, ctx, opts.read);
     },
 
     async getSequencerInfo() {

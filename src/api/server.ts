@@ -32,6 +32,7 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 // HTTP/2 flow-control windows sized for batch messages of a few hundred KB (the default 64 KiB halves throughput).
 const STREAM_WINDOW = 4 * 1024 * 1024;
 const SESSION_WINDOW = 32 * 1024 * 1024;
+const SESSION_MEMORY_MB = 128;
 
 export function createServer(opts: ServerOptions): Server {
   const handler = connectNodeAdapter({
@@ -49,7 +50,12 @@ export function createServer(opts: ServerOptions): Server {
     },
   });
   const h1 = http.createServer({ keepAliveTimeout: 5_000 }, handler);
-  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } }, handler);
+  // Node refuses new streams on a connection whose queued output passes maxSessionMemory (10 MB by default), and
+  // subscriptions sharing a connection each may have a message queued for a slow reader.
+  const h2 = http2.createServer(
+    { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: SESSION_MEMORY_MB },
+    handler,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   h2.on("session", (session) => {
