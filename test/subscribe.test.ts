@@ -99,6 +99,21 @@ describe("Subscribe", () => {
     expect(await metric(server.url, "ves_subscribers")).toBe(0);
   });
 
+  it("releases the subscription of a client that hangs up while the server is blocked writing to it", async () => {
+    const agent = await newAgent();
+    await appendAll(seq, events(agent, 4000), 1000); // about 3 MB: more than the HTTP/2 windows hold
+    const hangUp = new AbortController();
+    const reading = (async () => {
+      for await (const _ of seq.subscribe({ ...streamOf(agent) }, { signal: hangUp.signal })) {
+        await sleep(300); // stop reading: the server's write blocks on flow control
+        hangUp.abort();
+      }
+    })().catch(() => {});
+    await reading;
+    for (let i = 0; i < 100 && (await metric(server.url, "ves_subscribers")) > 0; i++) await sleep(20);
+    expect(await metric(server.url, "ves_subscribers")).toBe(0);
+  });
+
   it("delivers exactly the matching events, live and caught up, with the cursor moving past the others", async () => {
     const agent = await newAgent();
     const other = await newAgent(streamOf(agent));

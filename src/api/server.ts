@@ -49,12 +49,21 @@ export function createServer(opts: ServerOptions): Server {
       }
     },
   });
-  const h1 = http.createServer({ keepAliveTimeout: 5_000 }, handler);
+  // connect-node waits for "drain" (or "error") when a response write is blocked by flow control, but a stream the
+  // client cancelled or reset emits only "close": a streaming handler would then stay suspended, holding its
+  // subscription, forever. Waking that write lets the handler see its aborted signal and end.
+  const serve = (req: FallbackArgs[0], res: FallbackArgs[1]): void => {
+    res.once("close", () => {
+      if (!res.writableFinished) res.emit("drain");
+    });
+    handler(req, res);
+  };
+  const h1 = http.createServer({ keepAliveTimeout: 5_000 }, serve);
   // Node refuses new streams on a connection whose queued output passes maxSessionMemory (10 MB by default), and
   // subscriptions sharing a connection each may have a message queued for a slow reader.
   const h2 = http2.createServer(
     { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: SESSION_MEMORY_MB },
-    handler,
+    serve,
   );
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
