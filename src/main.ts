@@ -135,6 +135,7 @@ export async function startSequencer(
         notified: () => metrics.notifications.inc(),
         fellBack: () => metrics.subscriberFallbacks.inc(),
         subscribers: (n) => metrics.subscribers.set(n),
+        queued: (n) => metrics.queuedEvents.set(n),
         failed: (err) => {
           metrics.tailErrors.inc();
           if (Date.now() - lastTailWarning < 10_000) return;

@@ -13,6 +13,8 @@ export interface Metrics {
   readonly deliveredEvents: Counter;
   /** Commit notifications received over LISTEN. */
   readonly notifications: Counter;
+  /** Live events queued for subscribers on this instance (bounded by SUBSCRIBER_BUFFER_EVENTS each). */
+  readonly queuedEvents: Gauge;
   /** Subscribers whose live queue overflowed, so they fell back to reading the database. */
   readonly subscriberFallbacks: Counter;
   /** Background reads of the live tail or of the heads that failed (retried by the next poll). */
@@ -65,6 +67,11 @@ export function createMetrics(): Metrics {
     help: "Commit notifications received over LISTEN (from every instance)",
     registers: [registry],
   });
+  const queuedEvents = new Gauge({
+    name: "ves_subscriber_queued_events",
+    help: "Live events queued for subscribers (at most SUBSCRIBER_BUFFER_EVENTS each)",
+    registers: [registry],
+  });
   const subscriberFallbacks = new Counter({
     name: "ves_subscriber_fallbacks_total",
     help: "Subscribers whose live queue overflowed, so they fell back to reading the database",
@@ -82,6 +89,7 @@ export function createMetrics(): Metrics {
     subscribers,
     deliveredEvents,
     notifications,
+    queuedEvents,
     subscriberFallbacks,
     tailErrors,
     recordBatch(outcome, ms) {

@@ -119,9 +119,16 @@ async function startHub(reader: EventReader, bufferEvents: number, pollIntervalM
     maxSubscribers: 100,
     pageEvents: 7,
     pageBytes: 1_000_000,
+    observer: {
+      queued(n) {
+        queued.now = n;
+        queued.peak = Math.max(queued.peak, n);
+      },
+    },
   });
+  const queued = { now: 0, peak: 0 };
   await hub.start();
-  return { hub, notify: (head: bigint) => listener?.onHead(STREAM, head) };
+  return { hub, queued, notify: (head: bigint) => listener?.onHead(STREAM, head) };
 }
 
 const options = { maxLagEvents: 1_000_000, heartbeatDefaultMs: 0, heartbeatMinMs: 1 };
@@ -163,7 +170,8 @@ describe("subscribeEvents", () => {
       const random = prng(seed);
       const log = memoryLog(random);
       log.commit(Math.floor(random() * 30)); // history before anyone subscribes
-      const { hub, notify } = await startHub(log.reader, 1 + Math.floor(random() * 10));
+      const buffer = 1 + Math.floor(random() * 10);
+      const { hub, notify, queued } = await startHub(log.reader, buffer);
       const N = 400;
       const subscribers = Array.from({ length: 5 }, (_, i) =>
         consume(hub, log.reader, i === 0 ? 0n : 1n, N, prng(seed * 100 + i)),
@@ -188,6 +196,8 @@ describe("subscribeEvents", () => {
       for (const seen of await Promise.all(subscribers)) expect(seen).toEqual(range(1));
       expect(await resumed).toEqual(range(123));
       expect(hub.size).toBe(0);
+      expect(queued.now).toBe(0);
+      expect(queued.peak).toBeLessThanOrEqual(6 * buffer);
       await hub.close();
     },
   );

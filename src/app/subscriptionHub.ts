@@ -34,6 +34,8 @@ export interface SubscriptionHubObserver {
   /** A background read or poll failed; the next poll retries. */
   failed?(err: unknown): void;
   subscribers?(count: number): void;
+  /** Live events queued for subscribers, all together (at most bufferEvents per subscriber). */
+  queued?(events: number): void;
 }
 
 /** One subscriber's membership: its queue of live events and what the hub knows of its stream. */
@@ -108,10 +110,17 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
   const tails = new Map<string, Tail>();
   const observer = opts.observer ?? {};
   let size = 0;
+  let queuedTotal = 0;
   let closed = false;
   let stopFeed: (() => Promise<void>) | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
   let polling = false;
+
+  const countQueued = (delta: number): void => {
+    if (delta === 0) return;
+    queuedTotal += delta;
+    observer.queued?.(queuedTotal);
+  };
 
   const wakeAll = (tail: Tail): void => {
     for (const m of tail.members) wake(m);
@@ -128,11 +137,13 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
       // Too slow to keep up live: forget the queue; it continues from the log at its own pace.
       m.queue = [];
       m.qStart = 0;
+      countQueued(-queued);
       observer.fellBack?.();
       wake(m);
       return;
     }
     for (let i = Number(offset); i < events.length; i++) m.queue.push(events[i] as StoredEvent);
+    countQueued(adding);
     wake(m);
   };
 
@@ -233,6 +244,7 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
       signaled: false,
       waiter: undefined,
       take(max, maxBytes) {
+        const before = m.queue.length - m.qStart;
         while (
           m.qStart < m.queue.length &&
           (m.queue[m.qStart] as StoredEvent).receipt.sequenceNumber < m.cursor
@@ -259,6 +271,7 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
           m.queue = m.queue.slice(m.qStart);
           m.qStart = 0;
         }
+        countQueued(m.queue.length - m.qStart - before);
         return out;
       },
       fetchedHead: () => t.fetched,
@@ -286,7 +299,9 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
         if (!t.members.delete(m)) return;
         size--;
         observer.subscribers?.(size);
+        countQueued(-(m.queue.length - m.qStart));
         m.queue = [];
+        m.qStart = 0;
         if (t.members.size === 0 && tails.get(key) === t) tails.delete(key);
       },
     };
