@@ -188,6 +188,78 @@ describe("PullEvents", () => {
   });
 });
 
+describe("encrypted events", () => {
+  it("come back with their VES-ENC-1 envelope and verify on their own", async () => {
+    const { payloadAad, payloadCipherHash, recipientsHash } = await import(
+      "../src/crypto/encryptedPayload.js"
+    );
+    const { eventSigningHash } = await import("../src/crypto/eventSigningHash.js");
+    const { nativeSha256 } = await import("../src/crypto/native.js");
+    const { PayloadKind } = await import("../gen/ves/sequencer/v1/event_pb.js");
+    const agent = createAgent(); // a stream of its own
+    await registerAgent(keys, agent);
+    const own = { tenantId: agent.tenantId, storeId: agent.storeId };
+    const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+    const fields = {
+      vesVersion: 1,
+      ...own,
+      eventId: crypto.randomUUID(),
+      sourceAgentId: agent.agentId,
+      agentKeyId: agent.keyId,
+      entityType: "secret",
+      entityId: "s-1",
+      eventType: "secret.stored",
+      createdAt: new Date().toISOString(),
+      payloadKind: 1 as const,
+      payloadPlainHash: rnd(32),
+    };
+    const enc = {
+      encVersion: 1,
+      aead: "AES-256-GCM",
+      nonce: rnd(12),
+      ciphertext: rnd(77),
+      tag: rnd(16),
+      hpke: { mode: "base", kem: "X25519-HKDF-SHA256", kdf: "HKDF-SHA256", aead: "AES-256-GCM" },
+      recipients: [
+        { recipientKid: 1, enc: rnd(32), ct: rnd(48) },
+        { recipientKid: 2, enc: rnd(32), ct: rnd(48) },
+      ],
+    };
+    const payloadCipherHash_ = payloadCipherHash(nativeSha256, {
+      nonce: enc.nonce,
+      payloadAad: payloadAad(nativeSha256, fields),
+      ciphertext: enc.ciphertext,
+      tag: enc.tag,
+      recipientsHash: recipientsHash(nativeSha256, enc.recipients),
+    });
+    const signing = eventSigningHash(nativeSha256, { ...fields, payloadCipherHash: payloadCipherHash_ });
+    const res = await seq.appendBatch({
+      batchId: "encrypted",
+      events: [
+        {
+          ...fields,
+          payloadKind: PayloadKind.ENCRYPTED,
+          payloadEncrypted: enc,
+          payloadCipherHash: payloadCipherHash_,
+          agentSignature: agent.sign(signing),
+          agentSignatureScheme: 1,
+        },
+      ],
+    });
+    expect(res.result?.acceptedCount).toBe(1);
+    const history = await seq.getEntityHistory({ ...own, entityType: "secret", entityId: "s-1" });
+    const got = history.events[0];
+    expect(got?.event?.payloadEncrypted?.ciphertext).toEqual(enc.ciphertext);
+    expect(got?.event?.payloadEncrypted?.recipients.map((r) => r.recipientKid)).toEqual([1, 2]);
+    expectVerified(history.events, new Map([[agent.agentId, agent.publicKey]]), sequencerKey);
+    const pulled = await seq.pullEvents({
+      ...own,
+      filter: { entityType: "secret" },
+    });
+    expect(pulled.events).toEqual(history.events);
+  });
+});
+
 describe("GetEntityHistory", () => {
   it("pages through an entity's events in order with versions and the current version", async () => {
     const want = log.filter((e) => e.entityType === "order" && e.entityId === "e-2");
