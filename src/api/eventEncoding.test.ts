@@ -4,9 +4,10 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SequencedEventSchema } from "../../gen/ves/sequencer/v1/event_pb.js";
+import { SubscriptionEventsSchema } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { StoredEvent } from "../domain/event.js";
 import { sequencedEventToProto } from "./convert.js";
-import { encodedEvent, encodeSequencedEvent } from "./eventEncoding.js";
+import { encodedEvent, encodeSequencedEvent, eventsAsUnknownFields } from "./eventEncoding.js";
 
 const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 
@@ -123,5 +124,25 @@ describe("encodeSequencedEvent", () => {
   it("encodes a shared event once", () => {
     const e = event();
     expect(encodedEvent(e)).toBe(encodedEvent(e));
+  });
+
+  it("joins events into one raw field that decodes as the repeated field, shared or not", () => {
+    const events = [
+      event(),
+      event({ entityId: "ö-2" }, { sequenceNumber: 43n }),
+      event({ payload: bytes(300) }),
+    ];
+    for (const shared of [false, true]) {
+      const wire = toBinary(SubscriptionEventsSchema, {
+        $typeName: "ves.sequencer.v1.SubscriptionEvents",
+        events: [],
+        nextSequence: 44n,
+        $unknown: eventsAsUnknownFields(1, events, shared),
+      });
+      const decoded = fromBinary(SubscriptionEventsSchema, new Uint8Array(wire));
+      expect(decoded.nextSequence).toBe(44n);
+      expect(decoded.events).toEqual(events.map(sequencedEventToProto));
+    }
+    expect(eventsAsUnknownFields(1, [], false)).toEqual([]);
   });
 });

@@ -237,11 +237,34 @@ export function encodedEvent(e: StoredEvent): Uint8Array {
   return bytes;
 }
 
-/** The events as unknown entries of field `no` (a `repeated SequencedEvent`), for a message's `$unknown`. */
-export function eventsAsUnknownFields(no: number, events: readonly StoredEvent[]): UnknownField[] {
-  const out: UnknownField[] = new Array(events.length);
+/**
+ * The events as the `$unknown` of a message whose field `no` is `repeated SequencedEvent`: one entry whose data
+ * is every event joined with the field's tag between them (protobuf-es writes the first tag), so writing the
+ * message costs one copy, not an allocation per event. `shared`: the events are the hub's live events, which
+ * every subscriber of the stream sends, so their encoding is cached; events read for one reader are not.
+ */
+export function eventsAsUnknownFields(
+  no: number,
+  events: readonly StoredEvent[],
+  shared: boolean,
+): UnknownField[] {
+  if (events.length === 0) return [];
+  const parts: Uint8Array[] = new Array(events.length);
+  let total = events.length - 1; // a one-byte tag before every event but the first
   for (let i = 0; i < events.length; i++) {
-    out[i] = { no, wireType: WireType.LengthDelimited, data: encodedEvent(events[i] as StoredEvent) };
+    const e = events[i] as StoredEvent;
+    const bytes = shared ? encodedEvent(e) : encodeSequencedEvent(e);
+    parts[i] = bytes;
+    total += bytes.length;
   }
-  return out;
+  const data = Buffer.allocUnsafe(total);
+  const tag = (no << 3) | WireType.LengthDelimited;
+  let pos = 0;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) data[pos++] = tag;
+    const p = parts[i] as Uint8Array;
+    data.set(p, pos);
+    pos += p.length;
+  }
+  return [{ no, wireType: WireType.LengthDelimited, data }];
 }

@@ -22,9 +22,10 @@ export function isBinaryCodec(requestHeader: Headers): boolean {
 function eventsField(
   events: readonly StoredEvent[],
   binary: boolean,
+  shared = false,
 ): { events: SequencedEvent[]; $unknown?: ReturnType<typeof eventsAsUnknownFields> } {
   return binary
-    ? { events: [], $unknown: eventsAsUnknownFields(1, events) }
+    ? { events: [], $unknown: eventsAsUnknownFields(1, events, shared) }
     : { events: events.map(sequencedEventToProto) };
 }
 
@@ -48,12 +49,18 @@ export function entityHistoryResponse(h: EntityHistory, binary: boolean): GetEnt
   };
 }
 
+/** `shared`: live events the hub hands to every subscriber of the stream (encoded once for all). */
 export function subscriptionEvents(
   events: readonly StoredEvent[],
   nextSequence: bigint,
   binary: boolean,
+  shared: boolean,
 ): SubscriptionEvents {
-  return { $typeName: "ves.sequencer.v1.SubscriptionEvents", ...eventsField(events, binary), nextSequence };
+  return {
+    $typeName: "ves.sequencer.v1.SubscriptionEvents",
+    ...eventsField(events, binary, shared),
+    nextSequence,
+  };
 }
 
 export function subscriptionHeartbeat(head: bigint, nextSequence: bigint): SubscriptionHeartbeat {

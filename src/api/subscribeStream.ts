@@ -52,7 +52,7 @@ export async function* subscriptionMessages(
   for await (const item of items) {
     if (item.kind === "events") {
       opts.onDelivered?.(item.events.length);
-      yield { case: "events", value: subscriptionEvents(item.events, item.nextSequence, binary) };
+      yield { case: "events", value: subscriptionEvents(item.events, item.nextSequence, binary, item.live) };
     } else {
       yield { case: "heartbeat", value: subscriptionHeartbeat(item.head, item.nextSequence) };
     }

@@ -51,7 +51,13 @@ export interface SubscribeInput {
 }
 
 export type SubscriptionItem =
-  | { readonly kind: "events"; readonly events: readonly StoredEvent[]; readonly nextSequence: bigint }
+  | {
+      readonly kind: "events";
+      readonly events: readonly StoredEvent[];
+      readonly nextSequence: bigint;
+      /** From the hub's live queue: the same objects go to every subscriber of the stream. */
+      readonly live: boolean;
+    }
   | { readonly kind: "heartbeat"; readonly head: bigint; readonly nextSequence: bigint };
 
 export const MAX_HEARTBEAT_MS = 3_600_000;
@@ -114,7 +120,7 @@ export async function* subscribeEvents(
     return { from, to, result };
   };
   /** Moves the cursor past `events` (a run ending just before `next`); the matching ones as messages. */
-  const advance = (events: readonly StoredEvent[], next: bigint): SubscriptionItem[] => {
+  const advance = (events: readonly StoredEvent[], next: bigint, live: boolean): SubscriptionItem[] => {
     cursor = next;
     member.cursor = next;
     const matched = all ? events : events.filter((e) => matchesFilter(e, filter));
@@ -131,13 +137,19 @@ export async function* subscribeEvents(
           kind: "events",
           events: matched.slice(start, i),
           nextSequence: last.receipt.sequenceNumber + 1n,
+          live,
         });
         start = i;
         bytes = 0;
       }
       bytes += size;
     }
-    items.push({ kind: "events", events: start === 0 ? matched : matched.slice(start), nextSequence: next });
+    items.push({
+      kind: "events",
+      events: start === 0 ? matched : matched.slice(start),
+      nextSequence: next,
+      live,
+    });
     return items;
   };
 
@@ -149,7 +161,7 @@ export async function* subscribeEvents(
         for (;;) {
           const run = member.take(READ_LIMITS.maxPageEvents, READ_LIMITS.maxMessageBytes);
           if (run.length === 0) break;
-          yield* advance(run, cursor + BigInt(run.length));
+          yield* advance(run, cursor + BigInt(run.length), true);
         }
         throw shuttingDown();
       }
@@ -166,7 +178,7 @@ export async function* subscribeEvents(
       // Live: the queue continues from the cursor.
       const run = member.take(READ_LIMITS.maxPageEvents, READ_LIMITS.maxMessageBytes);
       if (run.length > 0) {
-        yield* advance(run, cursor + BigInt(run.length));
+        yield* advance(run, cursor + BigInt(run.length), true);
         continue;
       }
 
@@ -192,7 +204,7 @@ export async function* subscribeEvents(
           }
         }
         if (next <= bound) prefetch = read(next, bound); // read ahead while this page is being sent
-        yield* advance(events, next);
+        yield* advance(events, next, false);
         continue;
       }
 
