@@ -1,6 +1,8 @@
 // npm run bench [-- <name> [options]]: runs one benchmark (default: ingest). Each prints one JSON line last.
 const BENCHES: Record<string, string> = {
   ingest: "./ingest.ts",
+  subscribe: "./subscribe.ts",
+  catchup: "./catchup.ts",
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith("-") ? process.argv[2] : "ingest";
 if (process.argv.includes("--list")) {

@@ -15,7 +15,9 @@ export function baseDatabaseUrl(): string {
   );
 }
 
-export async function createBenchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void>; release(): Promise<void> }> {
   const admin = postgres(baseDatabaseUrl(), { max: 1, onnotice: () => {} });
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin.unsafe(`create database ${name}`);
@@ -25,6 +27,10 @@ export async function createBenchDatabase(prefix: string): Promise<{ url: string
     url: url.toString(),
     async drop() {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 1 });
+    },
+    /** Keeps the database; only closes the admin connection. */
+    async release() {
       await admin.end({ timeout: 1 });
     },
   };

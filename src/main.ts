@@ -162,7 +162,7 @@ export async function startSequencer(
     };
     const deps: AppendDeps = {
       // This instance's own commits reach its subscribers without waiting for the notification.
-      log: notifyCommits(createPgEventLog(sql), (stream, head) => hub.onHead(stream, head)),
+      log: notifyCommits(createPgEventLog(sql), (stream, head, events) => hub.onHead(stream, head, events)),
       keys: createPgAgentKeyLookup(sql),
       verifier: pool,
       signer: {

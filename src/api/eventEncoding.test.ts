@@ -4,10 +4,19 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SequencedEventSchema } from "../../gen/ves/sequencer/v1/event_pb.js";
-import { SubscriptionEventsSchema } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import {
+  AppendResponseSchema,
+  SubscribeResponseSchema,
+  SubscriptionEventsSchema,
+} from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { StoredEvent } from "../domain/event.js";
 import { sequencedEventToProto } from "./convert.js";
-import { encodedEvent, encodeSequencedEvent, eventsAsUnknownFields } from "./eventEncoding.js";
+import {
+  encodedEvent,
+  encodeSequencedEvent,
+  eventsAsUnknownFields,
+  subscriptionEventsField,
+} from "./eventEncoding.js";
 
 const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 
@@ -144,5 +153,46 @@ describe("encodeSequencedEvent", () => {
       expect(decoded.events).toEqual(events.map(sequencedEventToProto));
     }
     expect(eventsAsUnknownFields(1, [], false)).toEqual([]);
+  });
+
+  it("writes a whole SubscriptionEvents message as the response's raw field, byte for byte, shared once", () => {
+    const events = [
+      event(),
+      event({ entityId: "ö-2" }, { sequenceNumber: 43n }),
+      event({ payload: bytes(300) }),
+    ];
+    const typed = {
+      $typeName: "ves.sequencer.v1.SubscriptionEvents" as const,
+      events: events.map(sequencedEventToProto),
+      nextSequence: 44n,
+    };
+    for (const shared of [false, true]) {
+      const subscribe = toBinary(SubscribeResponseSchema, {
+        $typeName: "ves.sequencer.v1.SubscribeResponse",
+        kind: { case: undefined },
+        $unknown: [subscriptionEventsField(1, events, 44n, shared)],
+      });
+      const expected = toBinary(SubscribeResponseSchema, {
+        $typeName: "ves.sequencer.v1.SubscribeResponse",
+        kind: { case: "events", value: typed },
+      });
+      expect(Buffer.from(subscribe).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
+      const append = fromBinary(
+        AppendResponseSchema,
+        toBinary(AppendResponseSchema, {
+          $typeName: "ves.sequencer.v1.AppendResponse",
+          kind: { case: undefined },
+          $unknown: [subscriptionEventsField(3, events, 44n, shared)],
+        }),
+      );
+      expect(append.kind.case).toBe("events");
+      expect(append.kind.value).toMatchObject({
+        nextSequence: 44n,
+        events: typed.events.map((e) => expect.objectContaining({ entityVersion: e.entityVersion })),
+      });
+    }
+    const field = subscriptionEventsField(1, events, 44n, true);
+    expect(subscriptionEventsField(1, events, 44n, true)).toBe(field);
+    expect(subscriptionEventsField(1, events.slice(0, 2), 43n, true)).not.toBe(field);
   });
 });

@@ -268,3 +268,61 @@ export function eventsAsUnknownFields(
   }
   return [{ no, wireType: WireType.LengthDelimited, data }];
 }
+
+interface JoinedRun {
+  readonly count: number;
+  readonly next: bigint;
+  readonly field: UnknownField;
+}
+
+// The last message built for a live run, by its first event: the subscribers of a stream that keep up all send
+// the same run (the hub pushes each run to all of them), so its bytes are built once and shared.
+const runs = new WeakMap<StoredEvent, JoinedRun>();
+
+/**
+ * A whole `SubscriptionEvents { events, next_sequence }` message as the unknown field `no` of the response that
+ * carries it (SubscribeResponse.events = 1, AppendResponse.events = 3): protobuf-es then writes it with one copy
+ * and no nested length bookkeeping. `shared`: live events, whose bytes are cached per event and per run.
+ */
+export function subscriptionEventsField(
+  no: number,
+  events: readonly StoredEvent[],
+  nextSequence: bigint,
+  shared: boolean,
+): UnknownField {
+  const first = events[0];
+  if (shared && first !== undefined) {
+    const cached = runs.get(first);
+    if (
+      cached !== undefined &&
+      cached.count === events.length &&
+      cached.next === nextSequence &&
+      cached.field.no === no
+    ) {
+      return cached.field;
+    }
+  }
+  const parts: Uint8Array[] = new Array(events.length);
+  let body = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as StoredEvent;
+    const bytes = shared ? encodedEvent(e) : encodeSequencedEvent(e);
+    parts[i] = bytes;
+    body += 1 + bytes.length; // tag of SubscriptionEvents.events (1) + length-prefixed event
+  }
+  const next = Number(nextSequence);
+  const nextBytes = nextSequence === 0n ? 0 : 1 + varintSize(next);
+  body += nextBytes;
+  const out = Buffer.allocUnsafe(varintSize(body) + body);
+  const w = new Writer(out);
+  w.varint(body);
+  for (const p of parts) {
+    out[w.pos++] = (1 << 3) | WireType.LengthDelimited;
+    out.set(p, w.pos);
+    w.pos += p.length;
+  }
+  w.uint(2, next);
+  const field: UnknownField = { no, wireType: WireType.LengthDelimited, data: out };
+  if (shared && first !== undefined) runs.set(first, { count: events.length, next: nextSequence, field });
+  return field;
+}

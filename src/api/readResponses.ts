@@ -22,10 +22,9 @@ export function isBinaryCodec(requestHeader: Headers): boolean {
 function eventsField(
   events: readonly StoredEvent[],
   binary: boolean,
-  shared = false,
 ): { events: SequencedEvent[]; $unknown?: ReturnType<typeof eventsAsUnknownFields> } {
   return binary
-    ? { events: [], $unknown: eventsAsUnknownFields(1, events, shared) }
+    ? { events: [], $unknown: eventsAsUnknownFields(1, events, false) }
     : { events: events.map(sequencedEventToProto) };
 }
 
@@ -49,16 +48,11 @@ export function entityHistoryResponse(h: EntityHistory, binary: boolean): GetEnt
   };
 }
 
-/** `shared`: live events the hub hands to every subscriber of the stream (encoded once for all). */
-export function subscriptionEvents(
-  events: readonly StoredEvent[],
-  nextSequence: bigint,
-  binary: boolean,
-  shared: boolean,
-): SubscriptionEvents {
+/** Typed SubscriptionEvents, for JSON clients (binary clients get subscriptionEventsField's bytes). */
+export function subscriptionEvents(events: readonly StoredEvent[], nextSequence: bigint): SubscriptionEvents {
   return {
     $typeName: "ves.sequencer.v1.SubscriptionEvents",
-    ...eventsField(events, binary, shared),
+    events: events.map(sequencedEventToProto),
     nextSequence,
   };
 }

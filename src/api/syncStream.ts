@@ -68,16 +68,11 @@ export async function* syncStream(
   };
 
   let subscribed = false;
-  async function* subscriptionResponses(req: NonNullable<AppendRequest["subscription"]>) {
-    for await (const kind of subscriptionMessages(
-      subscribeInput(req),
-      signal,
-      binary,
-      opts,
-      "subscription.",
-    )) {
-      yield { $typeName: "ves.sequencer.v1.AppendResponse", kind } satisfies AppendResponse;
-    }
+  async function* subscriptionResponses(
+    req: NonNullable<AppendRequest["subscription"]>,
+  ): AsyncGenerator<AppendResponse> {
+    const messages = subscriptionMessages(subscribeInput(req), signal, binary, 3, opts, "subscription.");
+    for await (const m of messages) yield { $typeName: "ves.sequencer.v1.AppendResponse", ...m };
   }
   async function* batches(): AsyncGenerator<AppendRequest> {
     for await (const req of requests) {

@@ -181,10 +181,13 @@ describe("subscribeEvents", () => {
         // A subscriber resuming from its cursor (valid once the stream reached cursor - 1).
         if (resumed === undefined && log.events.length >= 122)
           resumed = consume(hub, log.reader, 123n, N, prng(seed));
+        const before = log.events.length;
         const head = log.commit(Math.min(N - log.events.length, 1 + Math.floor(random() * 12)));
         const r = random();
-        // Delivered, stale (late and out of order), repeated, or lost (only the poll tells).
-        if (r < 0.6) notify(head);
+        // A commit of this instance (with its events), delivered, stale (late and out of order), repeated, or
+        // lost (only the poll tells).
+        if (r < 0.3) hub.onHead(STREAM, head, log.events.slice(before));
+        else if (r < 0.6) notify(head);
         else if (r < 0.7) notify(head - 3n);
         else if (r < 0.8) {
           notify(head);
@@ -239,6 +242,41 @@ describe("subscribeEvents", () => {
     );
     expect(got).toEqual(Array(20).fill(5));
     expect(log.reads() - before).toBe(1);
+    client.abort();
+    await Promise.all(subs.map((s) => s.return(undefined)));
+    await hub.close();
+  });
+
+  it("pushes a commit of this instance without reading it back when it continues the tail", async () => {
+    const log = memoryLog(() => 0);
+    const { hub } = await startHub(log.reader, 1000, 60_000);
+    const client = new AbortController();
+    const subs = Array.from({ length: 5 }, () =>
+      subscribeEvents(
+        { reader: log.reader, hub, options },
+        { ...STREAM, fromSequence: 1n, heartbeatIntervalMs: undefined, filter: undefined },
+        { client: client.signal, shutdown: new AbortController().signal },
+      ),
+    );
+    const firsts = subs.map((s) => s.next());
+    await new Promise((r) => setTimeout(r, 10));
+    const before = log.reads();
+    const head = log.commit(4);
+    hub.onHead(STREAM, head, log.events.slice(0, 4));
+    const got = await Promise.all(firsts);
+    expect(got.map((r) => (r.value as SubscriptionItem & { kind: "events" }).nextSequence)).toEqual(
+      Array(5).fill(5n),
+    );
+    expect(log.reads() - before).toBe(0);
+    // A commit that does not continue the tail (here: one was missed) is read from the log instead.
+    log.commit(3);
+    const seconds = subs.map((s) => s.next());
+    hub.onHead(STREAM, log.commit(2), log.events.slice(7, 9));
+    const again = await Promise.all(seconds);
+    expect(again.map((r) => (r.value as SubscriptionItem & { kind: "events" }).nextSequence)).toEqual(
+      Array(5).fill(10n),
+    );
+    expect(log.reads() - before).toBeGreaterThan(0);
     client.abort();
     await Promise.all(subs.map((s) => s.return(undefined)));
     await hub.close();

@@ -63,8 +63,11 @@ export interface SubscriptionHub {
    * tail there). Throws DomainError: resource_exhausted past maxSubscribers, unavailable once closed.
    */
   join(stream: StreamKey, cursor: bigint, committedHead: bigint): Member;
-  /** A commit on this instance made `head` the stream's head (saves waiting for the notification). */
-  onHead(stream: StreamKey, head: bigint): void;
+  /**
+   * A commit made `head` the stream's head. `committed`: the run of events that commit wrote (a commit of this
+   * instance), pushed as they are when they continue the tail exactly, instead of being read back.
+   */
+  onHead(stream: StreamKey, head: bigint, committed?: readonly StoredEvent[]): void;
   readonly size: number;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -190,9 +193,25 @@ export function createSubscriptionHub(opts: SubscriptionHubOptions): Subscriptio
     }
   };
 
-  const onHead = (stream: StreamKey, head: bigint): void => {
+  const onHead = (stream: StreamKey, head: bigint, committed?: readonly StoredEvent[]): void => {
     const tail = tails.get(streamKeyString(stream));
     if (tail === undefined) return;
+    const first = committed?.[0];
+    if (
+      committed !== undefined &&
+      first !== undefined &&
+      !tail.fetching &&
+      tail.fetched === tail.target &&
+      first.receipt.sequenceNumber === tail.fetched + 1n &&
+      first.receipt.sequenceNumber + BigInt(committed.length) - 1n === head &&
+      contiguousLength(committed, tail.fetched + 1n) === committed.length
+    ) {
+      tail.fetched = head;
+      tail.target = head;
+      for (const m of tail.members) push(m, committed, first.receipt.sequenceNumber);
+      wakeAll(tail);
+      return;
+    }
     if (head > tail.target) tail.target = head;
     if (!tail.fetching && tail.fetched < tail.target) void fetchLoop(tail);
   };
