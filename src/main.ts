@@ -280,6 +280,7 @@ export async function startSequencer(
 }
 
 function printHelp(): void {
+  const width = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
   const lines = [
     "ves-sequencer: a verifiable event sequencer for VES v1.0",
     "",
@@ -288,7 +289,7 @@ function printHelp(): void {
     "Serves gRPC, Connect and gRPC-Web on one port. Configuration comes from the environment:",
     "",
     ...CONFIG_VARIABLES.map(
-      (v) => `  ${v.name.padEnd(24)} ${v.description}\n  ${"".padEnd(24)} default: ${v.default}`,
+      (v) => `  ${v.name.padEnd(width)} ${v.description}\n  ${"".padEnd(width)} default: ${v.default}`,
     ),
     "",
     "HTTP routes: GET /healthz (liveness), GET /readyz (database reachable), GET /metrics (Prometheus).",

@@ -104,7 +104,12 @@ function prng(seed: number): () => number {
   };
 }
 
-async function startHub(reader: EventReader, bufferEvents: number, pollIntervalMs = 20) {
+async function startHub(
+  reader: EventReader,
+  bufferEvents: number,
+  pollIntervalMs = 20,
+  maxSubscribers = 100,
+) {
   let listener: CommitListener | undefined;
   const hub = createSubscriptionHub({
     reader,
@@ -116,7 +121,7 @@ async function startHub(reader: EventReader, bufferEvents: number, pollIntervalM
     },
     bufferEvents,
     pollIntervalMs,
-    maxSubscribers: 100,
+    maxSubscribers,
     pageEvents: 7,
     pageBytes: 1_000_000,
     observer: {
@@ -280,6 +285,18 @@ describe("subscribeEvents", () => {
     client.abort();
     await Promise.all(subs.map((s) => s.return(undefined)));
     await hub.close();
+  });
+
+  it("refuses subscribers past the limit with resource_exhausted, and any once closed with unavailable", async () => {
+    const log = memoryLog(() => 0);
+    const { hub } = await startHub(log.reader, 10, 60_000, 2);
+    const a = hub.join(STREAM, 1n, 0n);
+    hub.join(STREAM, 1n, 0n);
+    expect(() => hub.join(STREAM, 1n, 0n)).toThrow(expect.objectContaining({ reason: "resource_exhausted" }));
+    a.leave();
+    hub.join(STREAM, 1n, 0n);
+    await hub.close();
+    expect(() => hub.join(STREAM, 1n, 0n)).toThrow(expect.objectContaining({ reason: "unavailable" }));
   });
 
   it("ends a subscriber that fell too far behind after being live, and one at shutdown", async () => {
