@@ -354,7 +354,7 @@ try {
     batchSize: PACED_BATCH,
     streams: STREAMS,
     latency:
-      "subscriber arrival time minus the receipt's sequenced_at (taken under the stream lock, before commit)",
+      "p50Ms..maxMs: subscriber arrival minus the commit instant (the commit's NOTIFY reaching an idle LISTEN thread of the bench); fromSequencedAtMs: arrival minus the receipt's sequenced_at (taken under the stream lock, before receipt signing and the commit)",
     serverPeakRssMb: Math.round(rssMb),
     cpuPercent: {
       server: fmt((cpu.server / elapsed) * 100, 0),
