@@ -9,7 +9,6 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
@@ -25,6 +24,7 @@ import {
 } from "./signedBatches.js";
 import {
   BENCH_ADMIN_KEY,
+  benchTransport,
   cpuBetween,
   createBenchDatabase,
   progress,
@@ -79,15 +79,7 @@ const server = await spawnServer(db.url, {
 });
 const pid = server.child.pid as number;
 try {
-  const transport = createGrpcTransport({
-    baseUrl: server.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `ApiKey ${BENCH_ADMIN_KEY}`);
-        return next(req);
-      },
-    ],
-  });
+  const transport = benchTransport(server.url);
   const seq = createClient(SequencerService, transport);
   const keys = createClient(KeyRegistryService, transport);
   const info = await seq.getSequencerInfo({});

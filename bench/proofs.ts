@@ -17,7 +17,6 @@ import { parseArgs } from "node:util";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import {
@@ -44,6 +43,7 @@ import {
 } from "./signedBatches.js";
 import {
   BENCH_ADMIN_KEY,
+  benchTransport,
   cpuBetween,
   createBenchDatabase,
   progress,
@@ -150,15 +150,7 @@ const server = await spawnServer(db.url, {
 const pid = server.child.pid as number;
 const address = server.url.replace("http://", "");
 try {
-  const transport = createGrpcTransport({
-    baseUrl: server.url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `ApiKey ${BENCH_ADMIN_KEY}`);
-        return next(req);
-      },
-    ],
-  });
+  const transport = benchTransport(server.url);
   const seq = createClient(SequencerService, transport);
   const keys = createClient(KeyRegistryService, transport);
   const proofs = createClient(ProofService, transport);

@@ -2,6 +2,8 @@
 const BENCHES: Record<string, string> = {
   ingest: "./ingest.ts",
   proofs: "./proofs.ts",
+  subscribe: "./subscribe.ts",
+  catchup: "./catchup.ts",
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith("-") ? process.argv[2] : "ingest";
 if (process.argv.includes("--list")) {

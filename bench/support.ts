@@ -5,6 +5,8 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 import postgres from "postgres";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -15,7 +17,9 @@ export function baseDatabaseUrl(): string {
   );
 }
 
-export async function createBenchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void>; release(): Promise<void> }> {
   const admin = postgres(baseDatabaseUrl(), { max: 1, onnotice: () => {} });
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin.unsafe(`create database ${name}`);
@@ -27,10 +31,28 @@ export async function createBenchDatabase(prefix: string): Promise<{ url: string
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end({ timeout: 1 });
     },
+    /** Keeps the database; only closes the admin connection. */
+    async release() {
+      await admin.end({ timeout: 1 });
+    },
   };
 }
 
 /** The bootstrap admin key the bench server runs with; bench clients authenticate with it. */
+/** A gRPC transport to the bench server that presents the bench admin key. */
+export function benchTransport(baseUrl: string, extra: Partial<GrpcTransportOptions> = {}): Transport {
+  return createGrpcTransport({
+    baseUrl,
+    ...extra,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `ApiKey ${BENCH_ADMIN_KEY}`);
+        return next(req);
+      },
+    ],
+  });
+}
+
 export const BENCH_ADMIN_KEY = "bench-bootstrap-admin-key-0123456789abcdef";
 
 export interface BenchServer {

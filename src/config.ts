@@ -25,6 +25,15 @@ export interface Config {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
+  /** Live events one subscriber may have queued before it falls back to reading the log. */
+  readonly subscriberBufferEvents: number;
+  /** A subscriber that was live and falls this far behind the head is ended with ResourceExhausted. */
+  readonly subscriberMaxLagEvents: number;
+  readonly subscriberMax: number;
+  readonly subscribeHeartbeatDefaultMs: number;
+  readonly subscribeHeartbeatMinMs: number;
+  readonly subscribePollIntervalMs: number;
+  readonly commitFeedCheckMs: number;
   /** Run the commitment worker in this instance. */
   readonly commitWorker: boolean;
   readonly commitMaxEvents: number;
@@ -171,6 +180,41 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "tests only, refused in production: exit_before_commit kills the process by SIGKILL after a commitment is inserted, before its transaction commits",
   },
+  {
+    name: "SUBSCRIBER_BUFFER_EVENTS",
+    default: "4096",
+    description:
+      "live events one subscriber may have queued; past that it falls back to reading the database at its own pace",
+  },
+  {
+    name: "SUBSCRIBER_MAX_LAG_EVENTS",
+    default: "100000",
+    description:
+      "a subscriber that had caught up and then falls this many events behind the head ends with RESOURCE_EXHAUSTED",
+  },
+  { name: "SUBSCRIBER_MAX", default: "10000", description: "live subscriptions per instance" },
+  {
+    name: "SUBSCRIBE_HEARTBEAT_DEFAULT_MS",
+    default: "15000",
+    description: "heartbeat interval of a quiet subscription that does not choose one (0 = none)",
+  },
+  {
+    name: "SUBSCRIBE_HEARTBEAT_MIN_MS",
+    default: "250",
+    description: "shortest heartbeat interval a subscriber may ask for",
+  },
+  {
+    name: "SUBSCRIBE_POLL_INTERVAL_MS",
+    default: "1000",
+    description:
+      "how often the heads of subscribed streams are re-read, so a lost notification costs at most this much latency",
+  },
+  {
+    name: "COMMIT_FEED_CHECK_MS",
+    default: "10000",
+    description:
+      "how often the LISTEN connection checks itself with a ping (and listens again if it went deaf)",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -266,6 +310,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
+    subscriberBufferEvents: int(env, "SUBSCRIBER_BUFFER_EVENTS", 4096, 1, 10_000_000),
+    subscriberMaxLagEvents: int(env, "SUBSCRIBER_MAX_LAG_EVENTS", 100_000, 1, Number.MAX_SAFE_INTEGER),
+    subscriberMax: int(env, "SUBSCRIBER_MAX", 10_000, 1, 1_000_000),
+    subscribeHeartbeatDefaultMs: int(env, "SUBSCRIBE_HEARTBEAT_DEFAULT_MS", 15_000, 0, 3_600_000),
+    subscribeHeartbeatMinMs: int(env, "SUBSCRIBE_HEARTBEAT_MIN_MS", 250, 1, 3_600_000),
+    subscribePollIntervalMs: int(env, "SUBSCRIBE_POLL_INTERVAL_MS", 1000, 10, 3_600_000),
+    commitFeedCheckMs: int(env, "COMMIT_FEED_CHECK_MS", 10_000, 100, 3_600_000),
     commitWorker: bool(env, "COMMIT_WORKER", true),
     // A commitment's tree is padded to a power of two and stored whole: 65,536 leaves is 4 MiB of nodes.
     commitMaxEvents: int(env, "COMMIT_MAX_EVENTS", 1024, 1, 65_536),

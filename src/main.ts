@@ -26,11 +26,14 @@ import { createServer } from "./api/server.js";
 import type { AuthenticateDeps } from "./app/authenticate.js";
 import { createCommitmentWatch } from "./app/commitmentWatch.js";
 import { startCommitmentWorker } from "./app/commitmentWorker.js";
+import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
+import { createSubscriptionHub } from "./app/subscriptionHub.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
+import { READ_LIMITS } from "./domain/limits.js";
 import { loadOrCreateDevBootstrapKey } from "./infra/bootstrapAdminKey.js";
 import { createCachedApiKeyLookup } from "./infra/cachedApiKeyLookup.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
@@ -42,8 +45,10 @@ import { createPgAgentKeyLookup, createPgAgentKeyStore } from "./infra/pg/pgAgen
 import { createPgApiKeyStore, findApiKey } from "./infra/pg/pgApiKeyStore.js";
 import { createPgAuditLogReader } from "./infra/pg/pgAuditLog.js";
 import { listenAuthChanges } from "./infra/pg/pgAuthChanges.js";
+import { createPgCommitFeed } from "./infra/pg/pgCommitFeed.js";
 import { createPgCommitmentStore } from "./infra/pg/pgCommitmentStore.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
+import { createPgEventReader } from "./infra/pg/pgEventReader.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
 
@@ -71,7 +76,10 @@ export interface Sequencer {
   readonly sequencerId: string;
   readonly keyId: string;
   readonly publicKey: Uint8Array;
-  /** Drain and stop: stop accepting, finish in-flight batches, close workers and the pool. */
+  /**
+   * Drain and stop: stop accepting, finish in-flight batches, end subscriptions (Unavailable, after what was
+   * queued), close workers, the LISTEN connection and the pool.
+   */
   stop(): Promise<void>;
 }
 
@@ -137,6 +145,48 @@ export async function startSequencer(
     });
     cleanups.push(() => pool.close());
 
+    const metrics = createMetrics();
+    const reader = createPgEventReader(sql);
+    let lastTailWarning = 0;
+    const hub = createSubscriptionHub({
+      reader,
+      feed: createPgCommitFeed(sql, {
+        pingIntervalMs: config.commitFeedCheckMs,
+        onHealth: (healthy, err) =>
+          healthy
+            ? log.info("commit notifications arrive again")
+            : log.warn(
+                { err, pollIntervalMs: config.subscribePollIntervalMs },
+                "commit notifications do not arrive; live subscribers see new events through polling until they do",
+              ),
+      }),
+      bufferEvents: config.subscriberBufferEvents,
+      pollIntervalMs: config.subscribePollIntervalMs,
+      maxSubscribers: config.subscriberMax,
+      pageEvents: READ_LIMITS.maxPageEvents,
+      pageBytes: READ_LIMITS.maxPageBytes,
+      observer: {
+        notified: () => metrics.notifications.inc(),
+        fellBack: () => metrics.subscriberFallbacks.inc(),
+        subscribers: (n) => metrics.subscribers.set(n),
+        queued: (n) => metrics.queuedEvents.set(n),
+        failed: (err) => {
+          metrics.tailErrors.inc();
+          if (Date.now() - lastTailWarning < 10_000) return;
+          lastTailWarning = Date.now();
+          log.warn({ err }, "reading a subscribed stream failed; the next poll retries");
+        },
+      },
+    });
+    await hub.start();
+    cleanups.push(() => hub.close());
+    if (embedded !== undefined) {
+      log.info(
+        { pollIntervalMs: config.subscribePollIntervalMs },
+        "embedded PostgreSQL: notifications of other instances' commits may not arrive; subscribers also poll",
+      );
+    }
+
     const clock = { now: () => new Date() };
     const limits = {
       maxEventsPerBatch: config.maxEventsPerBatch,
@@ -145,7 +195,8 @@ export async function startSequencer(
       maxInFlightBatches: config.maxInFlightBatches,
     };
     const deps: AppendDeps = {
-      log: createPgEventLog(sql),
+      // This instance's own commits reach its subscribers without waiting for the notification.
+      log: notifyCommits(createPgEventLog(sql), (stream, head, events) => hub.onHead(stream, head, events)),
       keys: createPgAgentKeyLookup(sql),
       verifier: pool,
       signer: {
@@ -160,7 +211,6 @@ export async function startSequencer(
     };
     const auth = await startAuth(config, sql, clock, log);
     cleanups.push(() => auth.stop());
-    const metrics = createMetrics();
     const shutdown = new AbortController();
     const signingKeys = createSequencerKeyList(sql, identity.keyId);
 
@@ -252,6 +302,17 @@ export async function startSequencer(
               drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
               onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
             },
+            read: {
+              reader,
+              hub,
+              shutdown: shutdown.signal,
+              subscribe: {
+                maxLagEvents: config.subscriberMaxLagEvents,
+                heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
+                heartbeatMinMs: config.subscribeHeartbeatMinMs,
+              },
+              onDelivered: (n) => metrics.deliveredEvents.inc(n),
+            },
           }),
         );
         router.service(
@@ -332,7 +393,7 @@ export async function startSequencer(
       publicKey: identity.publicKey,
       stop() {
         stopping ??= (async () => {
-          log.info("shutting down: no new batches; finishing in-flight ones");
+          log.info("shutting down: no new batches or subscriptions; finishing in-flight batches");
           shutdown.abort();
           await server.close(config.shutdownTimeoutMs);
           await cleanup();
@@ -418,6 +479,7 @@ async function startAuth(config: Config, sql: Sql, clock: { now(): Date }, log: 
 }
 
 function printHelp(): void {
+  const width = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
   const lines = [
     "ves-sequencer: a verifiable event sequencer for VES v1.0",
     "",
@@ -426,7 +488,7 @@ function printHelp(): void {
     "Serves gRPC, Connect and gRPC-Web on one port. Configuration comes from the environment:",
     "",
     ...CONFIG_VARIABLES.map(
-      (v) => `  ${v.name.padEnd(24)} ${v.description}\n  ${"".padEnd(24)} default: ${v.default}`,
+      (v) => `  ${v.name.padEnd(width)} ${v.description}\n  ${"".padEnd(width)} default: ${v.default}`,
     ),
     "",
     "HTTP routes: GET /healthz (liveness) and GET /readyz (database reachable) are public; GET /metrics",

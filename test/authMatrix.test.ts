@@ -95,6 +95,19 @@ const SAMPLES: Record<string, () => unknown> = {
   }),
   "/ves.sequencer.v1.SequencerService/GetHead": () => ({ tenantId: T, storeId: S }),
   "/ves.sequencer.v1.SequencerService/GetSequencerInfo": () => ({}),
+  "/ves.sequencer.v1.SequencerService/PullEvents": () => ({
+    tenantId: T,
+    storeId: S,
+    fromSequence: 1n,
+    limit: 10,
+  }),
+  "/ves.sequencer.v1.SequencerService/GetEntityHistory": () => ({
+    tenantId: T,
+    storeId: S,
+    entityType: "order",
+    entityId: "order-1",
+  }),
+  "/ves.sequencer.v1.SequencerService/Subscribe": () => ({ tenantId: T, storeId: S, fromSequence: 1n }),
   "/ves.sequencer.v1.KeyRegistryService/RegisterAgentKey": () => {
     const a = createAgent({ tenantId: T, storeId: S, agentId: agent.agentId, keyId: 7 });
     return {
@@ -196,8 +209,18 @@ async function invoke(
   try {
     const call = client[method.localName];
     if (method.methodKind === "unary") await call(message);
-    else if (method.methodKind === "server_streaming") for await (const _ of call(message));
-    else for await (const _ of call(once(message)));
+    else {
+      // A subscription (Subscribe, or Append with one) never ends by itself: refused calls fail at once; one
+      // still open after a moment, or that answered something, was admitted.
+      const ac = new AbortController();
+      const input = method.methodKind === "server_streaming" ? message : once(message);
+      const it = (call(input, { signal: ac.signal }) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      const first = await Promise.race([it.next(), new Promise((r) => setTimeout(() => r("open"), 500))]);
+      ac.abort();
+      if (first === "open" || (first as IteratorResult<unknown>).done !== undefined) {
+        await it.return?.().catch(() => undefined);
+      }
+    }
     return { outcome: "not_refused", code: "OK" };
   } catch (e) {
     const err = ConnectError.from(e);
@@ -281,6 +304,22 @@ describe("authorization matrix", () => {
       }
     },
   );
+});
+
+describe("the read side of a sync Append stream", () => {
+  const append = "/ves.sequencer.v1.SequencerService/Append";
+  const subscribing = (tenantId: string) =>
+    create(AppendRequestSchema, { subscription: { tenantId, storeId: S, fromSequence: 1n } });
+
+  it("needs read on the subscribed stream besides write for the batches", async () => {
+    const writeOnly = await createTestApiKey(admin, { tenantId: T, perms: ["write"] });
+    const r = await invoke(append, { "x-api-key": writeOnly.secret }, subscribing(T));
+    expect(r.outcome, r.code).toBe("permission_denied");
+    const other = await invoke(append, creds.wrongTenant ?? {}, subscribing(T));
+    expect(other.outcome, other.code).toBe("permission_denied");
+    const fine = await invoke(append, creds.good ?? {}, subscribing(T));
+    expect(fine.outcome, fine.code).toBe("not_refused");
+  });
 });
 
 describe("the same rules on every transport", () => {

@@ -54,6 +54,8 @@ export function createAuthGate(opts: AuthGateOptions): AuthGate {
       // Streams pay per message, not for opening.
       if (!perMessage) opts.limiter.take(principal);
       authorize(principal, policy.requirement, perMessage ? [] : policy.refs(message));
+      const also = perMessage ? undefined : policy.also?.(message);
+      if (also !== undefined) authorize(principal, also.requirement, also.refs);
       return principal;
     },
 
@@ -62,6 +64,8 @@ export function createAuthGate(opts: AuthGateOptions): AuthGate {
       if (opts.mode === "required") await recheckPrincipal(opts.authn, principal);
       opts.limiter.take(principal);
       authorize(principal, policy.requirement, policy.refs(message));
+      const also = policy.also?.(message);
+      if (also !== undefined) authorize(principal, also.requirement, also.refs);
     },
 
     async recheck(principal) {

@@ -214,7 +214,11 @@ export function storedEventToProto(e: StoredEvent): Event {
 }
 
 export function sequencedEventToProto(e: StoredEvent): SequencedEvent {
-  return create(SequencedEventSchema, { event: storedEventToProto(e), receipt: receiptToProto(e.receipt) });
+  return create(SequencedEventSchema, {
+    event: storedEventToProto(e),
+    receipt: receiptToProto(e.receipt),
+    entityVersion: e.entityVersion,
+  });
 }
 
 const KEY_STATUSES: Record<DomainKeyStatus, KeyStatus> = {

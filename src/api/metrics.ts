@@ -12,6 +12,18 @@ export interface Metrics {
   readonly receiptUpgrades: Counter;
   readonly rpcs: Counter<"method" | "code">;
   readonly openStreams: Gauge;
+  /** Live subscriptions (Subscribe and sync Append streams) on this instance. */
+  readonly subscribers: Gauge;
+  /** Events delivered to subscribers. */
+  readonly deliveredEvents: Counter;
+  /** Commit notifications received over LISTEN. */
+  readonly notifications: Counter;
+  /** Live events queued for subscribers on this instance (bounded by SUBSCRIBER_BUFFER_EVENTS each). */
+  readonly queuedEvents: Gauge;
+  /** Subscribers whose live queue overflowed, so they fell back to reading the database. */
+  readonly subscriberFallbacks: Counter;
+  /** Background reads of the live tail or of the heads that failed (retried by the next poll). */
+  readonly tailErrors: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -77,6 +89,36 @@ export function createMetrics(): Metrics {
     help: "Inclusion proofs pushed as receipt upgrades on Append streams",
     registers: [registry],
   });
+  const subscribers = new Gauge({
+    name: "ves_subscribers",
+    help: "Live subscriptions (Subscribe and sync Append streams)",
+    registers: [registry],
+  });
+  const deliveredEvents = new Counter({
+    name: "ves_subscription_events_total",
+    help: "Events delivered to subscribers",
+    registers: [registry],
+  });
+  const notifications = new Counter({
+    name: "ves_commit_notifications_total",
+    help: "Commit notifications received over LISTEN (from every instance)",
+    registers: [registry],
+  });
+  const queuedEvents = new Gauge({
+    name: "ves_subscriber_queued_events",
+    help: "Live events queued for subscribers (at most SUBSCRIBER_BUFFER_EVENTS each)",
+    registers: [registry],
+  });
+  const subscriberFallbacks = new Counter({
+    name: "ves_subscriber_fallbacks_total",
+    help: "Subscribers whose live queue overflowed, so they fell back to reading the database",
+    registers: [registry],
+  });
+  const tailErrors = new Counter({
+    name: "ves_subscription_tail_errors_total",
+    help: "Failed background reads of subscribed streams (retried by the next poll)",
+    registers: [registry],
+  });
   return {
     registry,
     rpcs,
@@ -89,6 +131,12 @@ export function createMetrics(): Metrics {
       if (lagMs !== undefined) sealLag.observe(lagMs / 1000);
       sealSeconds.observe(ms / 1000);
     },
+    subscribers,
+    deliveredEvents,
+    notifications,
+    queuedEvents,
+    subscriberFallbacks,
+    tailErrors,
     recordBatch(outcome, ms) {
       batches.inc();
       events.inc({ outcome: "accepted" }, outcome.accepted);

@@ -22,6 +22,14 @@ export interface Policy {
    */
   // biome-ignore lint/suspicious/noExplicitAny: the table holds policies of every request type
   readonly refs: (message: any) => readonly ResourceRef[];
+  /**
+   * A second requirement a message may carry besides the method's own (the read side of a sync Append
+   * stream: a message that starts a subscription also needs `read` on the stream it subscribes to).
+   */
+  readonly also?: (
+    // biome-ignore lint/suspicious/noExplicitAny: as for refs
+    message: any,
+  ) => { readonly requirement: Requirement; readonly refs: readonly ResourceRef[] } | undefined;
 }
 
 export function methodKey(method: Pick<DescMethod, "name" | "parent">): string {
@@ -82,10 +90,25 @@ const streamOf = (m: { tenantId: string; storeId: string }): ResourceRef[] => [
 ];
 
 export const POLICIES: readonly Policy[] = [
-  rpc(S.append, "write", (m) => eventRefs(m.events)),
+  {
+    ...rpc(S.append, "write", (m) => eventRefs(m.events)),
+    also: (m: MessageShape<typeof S.append.input>) =>
+      m.subscription === undefined
+        ? undefined
+        : {
+            requirement: "read",
+            refs: [
+              tenant("subscription.tenant_id", m.subscription.tenantId),
+              store("subscription.store_id", m.subscription.storeId),
+            ],
+          },
+  },
   rpc(S.appendBatch, "write", (m) => eventRefs(m.events)),
   rpc(S.getHead, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
   rpc(S.getSequencerInfo, "authenticated", () => []),
+  rpc(S.pullEvents, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
+  rpc(S.getEntityHistory, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
+  rpc(S.subscribe, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
 
   rpc(K.registerAgentKey, "admin", (m) => [
     tenant("tenant_id", m.tenantId),

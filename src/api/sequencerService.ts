@@ -1,15 +1,21 @@
-// SequencerService: Append (bidi), AppendBatch, GetHead, GetSequencerInfo.
+// SequencerService: Append (bidi, optionally with a subscription), AppendBatch, GetHead, GetSequencerInfo,
+// PullEvents, GetEntityHistory, Subscribe.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { appendBatch, type BatchOutcome } from "../app/appendBatch.js";
+import { getEntityHistory } from "../app/getEntityHistory.js";
 import type { AppendDeps } from "../app/ports.js";
+import { pullEvents } from "../app/pullEvents.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { Admission } from "./admission.js";
 import { appendStream } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
+import { entityHistoryResponse, isBinaryCodec, pullEventsResponse } from "./readResponses.js";
 import { type ReceiptUpgradesOptions, withReceiptUpgrades } from "./receiptUpgrades.js";
+import { type ReadApiOptions, subscribeStream } from "./subscribeStream.js";
+import { syncStream } from "./syncStream.js";
 
 export interface SequencerServiceOptions {
   readonly deps: AppendDeps;
@@ -22,25 +28,29 @@ export interface SequencerServiceOptions {
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
   /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
   readonly receiptUpgrades?: ReceiptUpgradesOptions;
+  readonly read: ReadApiOptions;
 }
 
 export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
   const { deps } = opts;
   return {
     append(requests, ctx) {
-      const run = (reqs: typeof requests) =>
-        appendStream(reqs, ctx.signal, ctx.values.get(kRequestId), {
-          deps,
-          log: opts.log,
-          maxInFlight: deps.limits.maxInFlightBatches,
-          admission: opts.admission,
-          shutdown: opts.shutdown,
-          ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
-        });
-      const upgrades = opts.receiptUpgrades;
-      return upgrades === undefined
-        ? run(requests)
-        : withReceiptUpgrades(requests, ctx.signal, run, upgrades);
+      const requestId = ctx.values.get(kRequestId);
+      // Batches go through appendStream; receipt upgrades (if asked for) wrap it; a subscription (if asked
+      // for) interleaves the log's events with both.
+      return syncStream(requests, ctx, opts.read, (batches, signal) => {
+        const run = (reqs: typeof batches) =>
+          appendStream(reqs, signal, requestId, {
+            deps,
+            log: opts.log,
+            maxInFlight: deps.limits.maxInFlightBatches,
+            admission: opts.admission,
+            shutdown: opts.shutdown,
+            ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+          });
+        const upgrades = opts.receiptUpgrades;
+        return upgrades === undefined ? run(batches) : withReceiptUpgrades(batches, signal, run, upgrades);
+      });
     },
 
     async appendBatch(req, ctx) {
@@ -58,6 +68,33 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
     async getHead(req) {
       const stream = parseStreamKey(req.tenantId, req.storeId);
       return { ...stream, headSequence: await deps.log.head(stream) };
+    },
+
+    async pullEvents(req, ctx) {
+      const result = await pullEvents(opts.read, {
+        tenantId: req.tenantId,
+        storeId: req.storeId,
+        fromSequence: req.fromSequence,
+        limit: req.limit,
+        filter: req.filter,
+      });
+      return pullEventsResponse(result, isBinaryCodec(ctx.requestHeader));
+    },
+
+    async getEntityHistory(req, ctx) {
+      const history = await getEntityHistory(opts.read, {
+        tenantId: req.tenantId,
+        storeId: req.storeId,
+        entityType: req.entityType,
+        entityId: req.entityId,
+        fromVersion: req.fromVersion,
+        limit: req.limit,
+      });
+      return entityHistoryResponse(history, isBinaryCodec(ctx.requestHeader));
+    },
+
+    subscribe(req, ctx) {
+      return subscribeStream(req, ctx, opts.read);
     },
 
     async getSequencerInfo() {

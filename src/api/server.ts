@@ -33,6 +33,7 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const STREAM_WINDOW = 4 * 1024 * 1024;
 const SESSION_WINDOW = 32 * 1024 * 1024;
 const FLUSH_GRACE_MS = 250;
+const SESSION_MEMORY_MB = 128;
 
 export function createServer(opts: ServerOptions): Server {
   const handler = connectNodeAdapter({
@@ -49,8 +50,22 @@ export function createServer(opts: ServerOptions): Server {
       }
     },
   });
-  const h1 = http.createServer({ keepAliveTimeout: 5_000 }, handler);
-  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } }, handler);
+  // connect-node waits for "drain" (or "error") when a response write is blocked by flow control, but a stream the
+  // client cancelled or reset emits only "close": a streaming handler would then stay suspended, holding its
+  // subscription, forever. Waking that write lets the handler see its aborted signal and end.
+  const serve = (req: FallbackArgs[0], res: FallbackArgs[1]): void => {
+    res.once("close", () => {
+      if (!res.writableFinished) res.emit("drain");
+    });
+    handler(req, res);
+  };
+  const h1 = http.createServer({ keepAliveTimeout: 5_000 }, serve);
+  // Node refuses new streams on a connection whose queued output passes maxSessionMemory (10 MB by default), and
+  // subscriptions sharing a connection each may have a message queued for a slow reader.
+  const h2 = http2.createServer(
+    { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: SESSION_MEMORY_MB },
+    serve,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   // Responses in progress. Draining waits until each has been ended by its handler, then drops every

@@ -8,7 +8,9 @@ import type { ChainTip } from "../domain/buildCommitment.js";
 import type { Commitment, LeafInput, StateLink } from "../domain/commitment.js";
 import type { ExistingEvent, VerifiedEvent } from "../domain/decideBatch.js";
 import type { CheckedEvent, Receipt, StoredEvent, StreamKey } from "../domain/event.js";
+import type { EventFilter } from "../domain/eventFilter.js";
 import type { Limits } from "../domain/limits.js";
+import type { ReadResult } from "../domain/readRange.js";
 import type { SealState } from "../domain/sealPolicy.js";
 
 export interface Clock {
@@ -257,4 +259,46 @@ export interface SealDeps extends ProofDeps {
   readonly clock: Clock;
   /** A fresh UUID per commitment. */
   readonly newId: () => string;
+}
+
+/** Positions [from, to] of one read (sequence numbers, or an entity's versions), at most `limit` events. */
+export interface ReadRange {
+  readonly from: bigint;
+  /** Inclusive. Callers never pass a position past a committed head. */
+  readonly to: bigint;
+  readonly limit: number;
+  /** Stop once about this many bytes were read (approxEventBytes); at least one event is always returned. */
+  readonly maxBytes: number;
+}
+
+/** Reads the committed log. Every read is bounded by a head read earlier, so it never skips a slow writer. */
+export interface EventReader {
+  /** The stream's committed head; 0 when it has no events. */
+  head(stream: StreamKey): Promise<bigint>;
+  /** Heads of many streams in one round trip, by streamKeyString; streams without events may be absent. */
+  heads(streams: readonly StreamKey[]): Promise<Map<string, bigint>>;
+  /** The events of the stream in `range` that match `filter`, in sequence order. */
+  read(stream: StreamKey, range: ReadRange, filter: EventFilter): Promise<ReadResult>;
+  /** The entity's current version (its number of events); 0 for an unknown entity. */
+  entityVersion(stream: StreamKey, entityType: string, entityId: string): Promise<bigint>;
+  /** The entity's events whose versions are in `range`, in order. */
+  entityEvents(
+    stream: StreamKey,
+    entityType: string,
+    entityId: string,
+    range: ReadRange,
+  ): Promise<ReadResult>;
+}
+
+/** Receives the heads that commits produce, from any instance. */
+export interface CommitListener {
+  /** A commit made `head` the stream's head (notifications may be late, repeated or out of order). */
+  onHead(stream: StreamKey, head: bigint): void;
+  /** Notifications may have been lost (a reconnect): re-read the heads of interest. */
+  onGap(): void;
+}
+
+/** Wake-ups for readers: heads committed by any instance through any transport. Never the source of truth. */
+export interface CommitFeed {
+  start(listener: CommitListener): Promise<{ stop(): Promise<void> }>;
 }

@@ -6,6 +6,11 @@ export interface StreamKey {
   readonly storeId: string;
 }
 
+/** "tenant:store": a stream as a map key. */
+export function streamKeyString(s: StreamKey): string {
+  return `${s.tenantId}:${s.storeId}`;
+}
+
 export interface RecipientInput {
   readonly recipientKid: number;
   readonly enc: Uint8Array;

@@ -18,3 +18,25 @@ export const STRING_LIMITS = {
 } as const;
 
 export const MAX_BATCH_ID_BYTES = 128;
+
+/** Bounds of the read API (PullEvents, GetEntityHistory, Subscribe). */
+export const READ_LIMITS = {
+  /** Events per page when the request says 0. */
+  defaultPageEvents: 100,
+  /** Most events per page, and per read of a subscription. */
+  maxPageEvents: 1000,
+  /** Payload bytes per page, roughly (approxEventBytes); a page always holds at least one event. */
+  maxPageBytes: 4 * 1024 * 1024,
+  /**
+   * Bytes per subscription message, roughly. Small enough that the messages waiting to be written to slow
+   * subscribers (one each) stay modest when many share one HTTP/2 connection.
+   */
+  maxMessageBytes: 256 * 1024,
+  /** Most values in one filter list (event_types, source_agent_ids). */
+  maxFilterValues: 32,
+  /**
+   * Sequence numbers one filtered read scans at most when no index serves the filter, so a selective filter
+   * cannot turn one request into a scan of the whole stream; the page then ends early with has_more.
+   */
+  maxScanEvents: 10_000,
+} as const;

@@ -1,10 +1,12 @@
-// EventLog on PostgreSQL: the stream row lock serialises sequencing; one multi-row INSERT per batch.
+// EventLog on PostgreSQL: the stream row lock serialises sequencing; one multi-row INSERT per batch; a NOTIFY
+// of the new head at commit.
 import type { Sql, TransactionSql } from "postgres";
 import type { EventLog, LockedStream, StreamQuery } from "../../app/ports.js";
 import { type AgentKeyValidity, agentKeyRef } from "../../domain/agentKey.js";
 import { type ExistingEvent, entityKey } from "../../domain/decideBatch.js";
 import type { StoredEvent, StreamKey } from "../../domain/event.js";
 import { byteaArray, plainArray, textArray } from "./arrayLiteral.js";
+import { COMMIT_CHANNEL, commitPayload } from "./commitChannel.js";
 import { type EventRow, encryptedToJson, receiptFromRow } from "./eventRows.js";
 import { mapPgError } from "./pgErrors.js";
 
@@ -168,7 +170,9 @@ async function insertEvents(
     )
     update streams set head = ${String(newHead)}::bigint
     where tenant_id = ${stream.tenantId} and store_id = ${stream.storeId}`;
-  await Promise.all([versions, inserted]);
+  // Queued now, delivered to every LISTEN connection (every instance) when this transaction commits.
+  const notified = tx`select pg_notify(${COMMIT_CHANNEL}, ${commitPayload(stream, newHead)})`;
+  await Promise.all([versions, inserted, notified]);
 }
 
 export function createPgEventLog(sql: Sql): EventLog {

@@ -6,7 +6,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Event, EventResult } from "./event_pb.js";
+import type { Event, EventResult, SequencedEvent } from "./event_pb.js";
 import { file_ves_sequencer_v1_event } from "./event_pb.js";
 import type { ReceiptUpgrade } from "./proof_pb.js";
 import { file_ves_sequencer_v1_proof } from "./proof_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ves/sequencer/v1/sequencer.proto.
  */
 export const file_ves_sequencer_v1_sequencer: GenFile = /*@__PURE__*/
-  fileDesc("CiB2ZXMvc2VxdWVuY2VyL3YxL3NlcXVlbmNlci5wcm90bxIQdmVzLnNlcXVlbmNlci52MSJkCg1BcHBlbmRSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEicKBmV2ZW50cxgCIAMoCzIXLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnQSGAoQcmVjZWlwdF91cGdyYWRlcxgDIAEoCCKMAQoOQXBwZW5kUmVzcG9uc2USNQoMYmF0Y2hfcmVzdWx0GAEgASgLMh0udmVzLnNlcXVlbmNlci52MS5CYXRjaFJlc3VsdEgAEjsKD3JlY2VpcHRfdXBncmFkZRgCIAEoCzIgLnZlcy5zZXF1ZW5jZXIudjEuUmVjZWlwdFVwZ3JhZGVIAEIGCgRraW5kIoACCgtCYXRjaFJlc3VsdBIQCghiYXRjaF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIc3RvcmVfaWQYAyABKAkSLgoHcmVzdWx0cxgEIAMoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRSZXN1bHQSFQoNaGVhZF9zZXF1ZW5jZRgFIAEoBBIWCg5hY2NlcHRlZF9jb3VudBgGIAEoDRIWCg5yZXBsYXllZF9jb3VudBgHIAEoDRIWCg5yZWplY3RlZF9jb3VudBgIIAEoDRIrCgVlcnJvchgJIAEoCzIcLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hFcnJvciI6CgpCYXRjaEVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRINCgVmaWVsZBgDIAEoCSJPChJBcHBlbmRCYXRjaFJlcXVlc3QSEAoIYmF0Y2hfaWQYASABKAkSJwoGZXZlbnRzGAIgAygLMhcudmVzLnNlcXVlbmNlci52MS5FdmVudCJEChNBcHBlbmRCYXRjaFJlc3BvbnNlEi0KBnJlc3VsdBgBIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hSZXN1bHQiNQoOR2V0SGVhZFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHN0b3JlX2lkGAIgASgJIk0KD0dldEhlYWRSZXNwb25zZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkSFQoNaGVhZF9zZXF1ZW5jZRgDIAEoBCIZChdHZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdCLCAQoYR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlEhQKDHNlcXVlbmNlcl9pZBgBIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAIgASgJEjQKDHNpZ25pbmdfa2V5cxgDIAMoCzIeLnZlcy5zZXF1ZW5jZXIudjEuU2VxdWVuY2VyS2V5EigKBmxpbWl0cxgEIAEoCzIYLnZlcy5zZXF1ZW5jZXIudjEuTGltaXRzEhYKDnNlcnZlcl92ZXJzaW9uGAUgASgJIlYKDFNlcXVlbmNlcktleRIOCgZrZXlfaWQYASABKAkSEgoKcHVibGljX2tleRgCIAEoDBIRCglhbGdvcml0aG0YAyABKAkSDwoHY3VycmVudBgEIAEoCCJ7CgZMaW1pdHMSHAoUbWF4X2V2ZW50c19wZXJfYmF0Y2gYASABKA0SGQoRbWF4X3BheWxvYWRfYnl0ZXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SHQoVbWF4X2luX2ZsaWdodF9iYXRjaGVzGAQgASgNMvoCChBTZXF1ZW5jZXJTZXJ2aWNlEk8KBkFwcGVuZBIfLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVxdWVzdBogLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVzcG9uc2UoATABEloKC0FwcGVuZEJhdGNoEiQudmVzLnNlcXVlbmNlci52MS5BcHBlbmRCYXRjaFJlcXVlc3QaJS52ZXMuc2VxdWVuY2VyLnYxLkFwcGVuZEJhdGNoUmVzcG9uc2USTgoHR2V0SGVhZBIgLnZlcy5zZXF1ZW5jZXIudjEuR2V0SGVhZFJlcXVlc3QaIS52ZXMuc2VxdWVuY2VyLnYxLkdldEhlYWRSZXNwb25zZRJpChBHZXRTZXF1ZW5jZXJJbmZvEikudmVzLnNlcXVlbmNlci52MS5HZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdBoqLnZlcy5zZXF1ZW5jZXIudjEuR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_ves_sequencer_v1_event, file_ves_sequencer_v1_proof]);
+  fileDesc("CiB2ZXMvc2VxdWVuY2VyL3YxL3NlcXVlbmNlci5wcm90bxIQdmVzLnNlcXVlbmNlci52MSKeAQoNQXBwZW5kUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50EhgKEHJlY2VpcHRfdXBncmFkZXMYAyABKAgSOAoMc3Vic2NyaXB0aW9uGAQgASgLMiIudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpYmVSZXF1ZXN0IoICCg5BcHBlbmRSZXNwb25zZRI1CgxiYXRjaF9yZXN1bHQYASABKAsyHS52ZXMuc2VxdWVuY2VyLnYxLkJhdGNoUmVzdWx0SAASOwoPcmVjZWlwdF91cGdyYWRlGAIgASgLMiAudmVzLnNlcXVlbmNlci52MS5SZWNlaXB0VXBncmFkZUgAEjYKBmV2ZW50cxgDIAEoCzIkLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaXB0aW9uRXZlbnRzSAASPAoJaGVhcnRiZWF0GAQgASgLMicudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpcHRpb25IZWFydGJlYXRIAEIGCgRraW5kIoACCgtCYXRjaFJlc3VsdBIQCghiYXRjaF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIc3RvcmVfaWQYAyABKAkSLgoHcmVzdWx0cxgEIAMoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRSZXN1bHQSFQoNaGVhZF9zZXF1ZW5jZRgFIAEoBBIWCg5hY2NlcHRlZF9jb3VudBgGIAEoDRIWCg5yZXBsYXllZF9jb3VudBgHIAEoDRIWCg5yZWplY3RlZF9jb3VudBgIIAEoDRIrCgVlcnJvchgJIAEoCzIcLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hFcnJvciI6CgpCYXRjaEVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRINCgVmaWVsZBgDIAEoCSJPChJBcHBlbmRCYXRjaFJlcXVlc3QSEAoIYmF0Y2hfaWQYASABKAkSJwoGZXZlbnRzGAIgAygLMhcudmVzLnNlcXVlbmNlci52MS5FdmVudCJEChNBcHBlbmRCYXRjaFJlc3BvbnNlEi0KBnJlc3VsdBgBIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hSZXN1bHQiNQoOR2V0SGVhZFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHN0b3JlX2lkGAIgASgJIk0KD0dldEhlYWRSZXNwb25zZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkSFQoNaGVhZF9zZXF1ZW5jZRgDIAEoBCIZChdHZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdCLCAQoYR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlEhQKDHNlcXVlbmNlcl9pZBgBIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAIgASgJEjQKDHNpZ25pbmdfa2V5cxgDIAMoCzIeLnZlcy5zZXF1ZW5jZXIudjEuU2VxdWVuY2VyS2V5EigKBmxpbWl0cxgEIAEoCzIYLnZlcy5zZXF1ZW5jZXIudjEuTGltaXRzEhYKDnNlcnZlcl92ZXJzaW9uGAUgASgJIlYKDFNlcXVlbmNlcktleRIOCgZrZXlfaWQYASABKAkSEgoKcHVibGljX2tleRgCIAEoDBIRCglhbGdvcml0aG0YAyABKAkSDwoHY3VycmVudBgEIAEoCCJ7CgZMaW1pdHMSHAoUbWF4X2V2ZW50c19wZXJfYmF0Y2gYASABKA0SGQoRbWF4X3BheWxvYWRfYnl0ZXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SHQoVbWF4X2luX2ZsaWdodF9iYXRjaGVzGAQgASgNImQKC0V2ZW50RmlsdGVyEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRITCgtldmVudF90eXBlcxgDIAMoCRIYChBzb3VyY2VfYWdlbnRfaWRzGAQgAygJIo0BChFQdWxsRXZlbnRzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkSFQoNZnJvbV9zZXF1ZW5jZRgDIAEoBBINCgVsaW1pdBgEIAEoDRItCgZmaWx0ZXIYBSABKAsyHS52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50RmlsdGVyIoYBChJQdWxsRXZlbnRzUmVzcG9uc2USMAoGZXZlbnRzGAEgAygLMiAudmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZWRFdmVudBIVCg1uZXh0X3NlcXVlbmNlGAIgASgEEhAKCGhhc19tb3JlGAMgASgIEhUKDWhlYWRfc2VxdWVuY2UYBCABKAQiiwEKF0dldEVudGl0eUhpc3RvcnlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRITCgtlbnRpdHlfdHlwZRgDIAEoCRIRCgllbnRpdHlfaWQYBCABKAkSFAoMZnJvbV92ZXJzaW9uGAUgASgEEg0KBWxpbWl0GAYgASgNIo0BChhHZXRFbnRpdHlIaXN0b3J5UmVzcG9uc2USMAoGZXZlbnRzGAEgAygLMiAudmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZWRFdmVudBIXCg9jdXJyZW50X3ZlcnNpb24YAiABKAQSFAoMbmV4dF92ZXJzaW9uGAMgASgEEhAKCGhhc19tb3JlGAQgASgIIrsBChBTdWJzY3JpYmVSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRIVCg1mcm9tX3NlcXVlbmNlGAMgASgEEi0KBmZpbHRlchgEIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRGaWx0ZXISIgoVaGVhcnRiZWF0X2ludGVydmFsX21zGAUgASgNSACIAQFCGAoWX2hlYXJ0YmVhdF9pbnRlcnZhbF9tcyKRAQoRU3Vic2NyaWJlUmVzcG9uc2USNgoGZXZlbnRzGAEgASgLMiQudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpcHRpb25FdmVudHNIABI8CgloZWFydGJlYXQYAiABKAsyJy52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmlwdGlvbkhlYXJ0YmVhdEgAQgYKBGtpbmQiXQoSU3Vic2NyaXB0aW9uRXZlbnRzEjAKBmV2ZW50cxgBIAMoCzIgLnZlcy5zZXF1ZW5jZXIudjEuU2VxdWVuY2VkRXZlbnQSFQoNbmV4dF9zZXF1ZW5jZRgCIAEoBCJFChVTdWJzY3JpcHRpb25IZWFydGJlYXQSFQoNaGVhZF9zZXF1ZW5jZRgBIAEoBBIVCg1uZXh0X3NlcXVlbmNlGAIgASgEMpYFChBTZXF1ZW5jZXJTZXJ2aWNlEk8KBkFwcGVuZBIfLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVxdWVzdBogLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVzcG9uc2UoATABEloKC0FwcGVuZEJhdGNoEiQudmVzLnNlcXVlbmNlci52MS5BcHBlbmRCYXRjaFJlcXVlc3QaJS52ZXMuc2VxdWVuY2VyLnYxLkFwcGVuZEJhdGNoUmVzcG9uc2USTgoHR2V0SGVhZBIgLnZlcy5zZXF1ZW5jZXIudjEuR2V0SGVhZFJlcXVlc3QaIS52ZXMuc2VxdWVuY2VyLnYxLkdldEhlYWRSZXNwb25zZRJpChBHZXRTZXF1ZW5jZXJJbmZvEikudmVzLnNlcXVlbmNlci52MS5HZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdBoqLnZlcy5zZXF1ZW5jZXIudjEuR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlElcKClB1bGxFdmVudHMSIy52ZXMuc2VxdWVuY2VyLnYxLlB1bGxFdmVudHNSZXF1ZXN0GiQudmVzLnNlcXVlbmNlci52MS5QdWxsRXZlbnRzUmVzcG9uc2USaQoQR2V0RW50aXR5SGlzdG9yeRIpLnZlcy5zZXF1ZW5jZXIudjEuR2V0RW50aXR5SGlzdG9yeVJlcXVlc3QaKi52ZXMuc2VxdWVuY2VyLnYxLkdldEVudGl0eUhpc3RvcnlSZXNwb25zZRJWCglTdWJzY3JpYmUSIi52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmliZVJlcXVlc3QaIy52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_ves_sequencer_v1_event, file_ves_sequencer_v1_proof]);
 
 /**
  * One batch on the Append stream.
@@ -47,6 +47,16 @@ export type AppendRequest = Message<"ves.sequencer.v1.AppendRequest"> & {
    * @generated from field: bool receipt_upgrades = 3;
    */
   receiptUpgrades: boolean;
+
+  /**
+   * Starts a subscription on this Append stream (a sync stream: push batches, receive the log), at most
+   * once per stream. Its events and heartbeats arrive as `events` and `heartbeat` responses, interleaved
+   * with batch results. A request that carries only a subscription (no batch_id, no events) is not a batch
+   * and gets no batch result.
+   *
+   * @generated from field: ves.sequencer.v1.SubscribeRequest subscription = 4;
+   */
+  subscription?: SubscribeRequest | undefined;
 };
 
 /**
@@ -81,6 +91,22 @@ export type AppendResponse = Message<"ves.sequencer.v1.AppendResponse"> & {
      */
     value: ReceiptUpgrade;
     case: "receiptUpgrade";
+  } | {
+    /**
+     * Events of the subscription started with AppendRequest.subscription.
+     *
+     * @generated from field: ves.sequencer.v1.SubscriptionEvents events = 3;
+     */
+    value: SubscriptionEvents;
+    case: "events";
+  } | {
+    /**
+     * A heartbeat of that subscription.
+     *
+     * @generated from field: ves.sequencer.v1.SubscriptionHeartbeat heartbeat = 4;
+     */
+    value: SubscriptionHeartbeat;
+    case: "heartbeat";
   } | { case: undefined; value?: undefined };
 };
 
@@ -418,6 +444,347 @@ export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
   messageDesc(file_ves_sequencer_v1_sequencer, 11);
 
 /**
+ * Narrows a read to matching events. Every set condition must hold; an empty filter matches every event.
+ *
+ * @generated from message ves.sequencer.v1.EventFilter
+ */
+export type EventFilter = Message<"ves.sequencer.v1.EventFilter"> & {
+  /**
+   * Only events of this entity type (1..128 UTF-8 bytes); empty means any.
+   *
+   * @generated from field: string entity_type = 1;
+   */
+  entityType: string;
+
+  /**
+   * Only events of this entity (1..512 UTF-8 bytes); needs entity_type. Empty means any.
+   *
+   * @generated from field: string entity_id = 2;
+   */
+  entityId: string;
+
+  /**
+   * Only events of one of these types (at most 32, each 1..256 UTF-8 bytes); empty means any.
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * Only events signed by one of these agents (at most 32 UUIDs); empty means any.
+   *
+   * @generated from field: repeated string source_agent_ids = 4;
+   */
+  sourceAgentIds: string[];
+};
+
+/**
+ * Describes the message ves.sequencer.v1.EventFilter.
+ * Use `create(EventFilterSchema)` to create a new message.
+ */
+export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 12);
+
+/**
+ * @generated from message ves.sequencer.v1.PullEventsRequest
+ */
+export type PullEventsRequest = Message<"ves.sequencer.v1.PullEventsRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string store_id = 2;
+   */
+  storeId: string;
+
+  /**
+   * The first sequence number to return (inclusive); 0 and 1 both mean the start. At most head + 1.
+   *
+   * @generated from field: uint64 from_sequence = 3;
+   */
+  fromSequence: bigint;
+
+  /**
+   * 1..1000 events; 0 means 100. A page may hold fewer (filters, or about 4 MiB of events at most).
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: ves.sequencer.v1.EventFilter filter = 5;
+   */
+  filter?: EventFilter | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.PullEventsRequest.
+ * Use `create(PullEventsRequestSchema)` to create a new message.
+ */
+export const PullEventsRequestSchema: GenMessage<PullEventsRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 13);
+
+/**
+ * @generated from message ves.sequencer.v1.PullEventsResponse
+ */
+export type PullEventsResponse = Message<"ves.sequencer.v1.PullEventsResponse"> & {
+  /**
+   * Matching events in sequence order.
+   *
+   * @generated from field: repeated ves.sequencer.v1.SequencedEvent events = 1;
+   */
+  events: SequencedEvent[];
+
+  /**
+   * Where the next page starts: every event before it was returned or did not match the filter.
+   *
+   * @generated from field: uint64 next_sequence = 2;
+   */
+  nextSequence: bigint;
+
+  /**
+   * True when the stream holds events from next_sequence on (as of head_sequence).
+   *
+   * @generated from field: bool has_more = 3;
+   */
+  hasMore: boolean;
+
+  /**
+   * The stream's head when the page was read (0 when it has no events).
+   *
+   * @generated from field: uint64 head_sequence = 4;
+   */
+  headSequence: bigint;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.PullEventsResponse.
+ * Use `create(PullEventsResponseSchema)` to create a new message.
+ */
+export const PullEventsResponseSchema: GenMessage<PullEventsResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 14);
+
+/**
+ * @generated from message ves.sequencer.v1.GetEntityHistoryRequest
+ */
+export type GetEntityHistoryRequest = Message<"ves.sequencer.v1.GetEntityHistoryRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string store_id = 2;
+   */
+  storeId: string;
+
+  /**
+   * 1..128 UTF-8 bytes.
+   *
+   * @generated from field: string entity_type = 3;
+   */
+  entityType: string;
+
+  /**
+   * 1..512 UTF-8 bytes.
+   *
+   * @generated from field: string entity_id = 4;
+   */
+  entityId: string;
+
+  /**
+   * The first version to return (inclusive); 0 and 1 both mean the entity's first event. At most
+   * current_version + 1.
+   *
+   * @generated from field: uint64 from_version = 5;
+   */
+  fromVersion: bigint;
+
+  /**
+   * 1..1000 events; 0 means 100.
+   *
+   * @generated from field: uint32 limit = 6;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.GetEntityHistoryRequest.
+ * Use `create(GetEntityHistoryRequestSchema)` to create a new message.
+ */
+export const GetEntityHistoryRequestSchema: GenMessage<GetEntityHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 15);
+
+/**
+ * @generated from message ves.sequencer.v1.GetEntityHistoryResponse
+ */
+export type GetEntityHistoryResponse = Message<"ves.sequencer.v1.GetEntityHistoryResponse"> & {
+  /**
+   * The entity's events in order: versions from_version, from_version + 1, ...
+   *
+   * @generated from field: repeated ves.sequencer.v1.SequencedEvent events = 1;
+   */
+  events: SequencedEvent[];
+
+  /**
+   * The entity's current version: its number of events (0 for an unknown entity).
+   *
+   * @generated from field: uint64 current_version = 2;
+   */
+  currentVersion: bigint;
+
+  /**
+   * The version the next page starts at.
+   *
+   * @generated from field: uint64 next_version = 3;
+   */
+  nextVersion: bigint;
+
+  /**
+   * @generated from field: bool has_more = 4;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.GetEntityHistoryResponse.
+ * Use `create(GetEntityHistoryResponseSchema)` to create a new message.
+ */
+export const GetEntityHistoryResponseSchema: GenMessage<GetEntityHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 16);
+
+/**
+ * @generated from message ves.sequencer.v1.SubscribeRequest
+ */
+export type SubscribeRequest = Message<"ves.sequencer.v1.SubscribeRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string store_id = 2;
+   */
+  storeId: string;
+
+  /**
+   * The first sequence number to deliver; 0 and 1 both mean the start. To resume, send the last
+   * delivered sequence number + 1 (or the latest next_sequence). At most head + 1 for a stream with events.
+   *
+   * @generated from field: uint64 from_sequence = 3;
+   */
+  fromSequence: bigint;
+
+  /**
+   * @generated from field: ves.sequencer.v1.EventFilter filter = 4;
+   */
+  filter?: EventFilter | undefined;
+
+  /**
+   * Send a heartbeat after this many milliseconds without a message. Unset: the server's default
+   * (SUBSCRIBE_HEARTBEAT_DEFAULT_MS, 15 s unless configured). 0: never. Otherwise at least the server's
+   * minimum (SUBSCRIBE_HEARTBEAT_MIN_MS, 250 ms unless configured) and at most 3,600,000.
+   *
+   * @generated from field: optional uint32 heartbeat_interval_ms = 5;
+   */
+  heartbeatIntervalMs?: number | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 17);
+
+/**
+ * @generated from message ves.sequencer.v1.SubscribeResponse
+ */
+export type SubscribeResponse = Message<"ves.sequencer.v1.SubscribeResponse"> & {
+  /**
+   * @generated from oneof ves.sequencer.v1.SubscribeResponse.kind
+   */
+  kind: {
+    /**
+     * @generated from field: ves.sequencer.v1.SubscriptionEvents events = 1;
+     */
+    value: SubscriptionEvents;
+    case: "events";
+  } | {
+    /**
+     * @generated from field: ves.sequencer.v1.SubscriptionHeartbeat heartbeat = 2;
+     */
+    value: SubscriptionHeartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ves.sequencer.v1.SubscribeResponse.
+ * Use `create(SubscribeResponseSchema)` to create a new message.
+ */
+export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 18);
+
+/**
+ * Events that continue exactly where the previous message of the subscription stopped.
+ *
+ * @generated from message ves.sequencer.v1.SubscriptionEvents
+ */
+export type SubscriptionEvents = Message<"ves.sequencer.v1.SubscriptionEvents"> & {
+  /**
+   * Matching events in strictly increasing sequence order.
+   *
+   * @generated from field: repeated ves.sequencer.v1.SequencedEvent events = 1;
+   */
+  events: SequencedEvent[];
+
+  /**
+   * Every event before this was delivered or did not match the filter: the cursor to resume from.
+   *
+   * @generated from field: uint64 next_sequence = 2;
+   */
+  nextSequence: bigint;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.SubscriptionEvents.
+ * Use `create(SubscriptionEventsSchema)` to create a new message.
+ */
+export const SubscriptionEventsSchema: GenMessage<SubscriptionEvents> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 19);
+
+/**
+ * Sent when the subscription was quiet for the heartbeat interval: the connection is alive.
+ *
+ * @generated from message ves.sequencer.v1.SubscriptionHeartbeat
+ */
+export type SubscriptionHeartbeat = Message<"ves.sequencer.v1.SubscriptionHeartbeat"> & {
+  /**
+   * The stream's head as this instance knows it (0 when the stream has no events).
+   *
+   * @generated from field: uint64 head_sequence = 1;
+   */
+  headSequence: bigint;
+
+  /**
+   * The cursor to resume from (as in SubscriptionEvents).
+   *
+   * @generated from field: uint64 next_sequence = 2;
+   */
+  nextSequence: bigint;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.SubscriptionHeartbeat.
+ * Use `create(SubscriptionHeartbeatSchema)` to create a new message.
+ */
+export const SubscriptionHeartbeatSchema: GenMessage<SubscriptionHeartbeat> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 20);
+
+/**
  * Sequences signed VES events per (tenant, store) stream and answers with signed receipts.
  *
  * @generated from service ves.sequencer.v1.SequencerService
@@ -464,6 +831,42 @@ export const SequencerService: GenService<{
     methodKind: "unary";
     input: typeof GetSequencerInfoRequestSchema;
     output: typeof GetSequencerInfoResponseSchema;
+  },
+  /**
+   * One page of a stream's events from a sequence number (inclusive), in sequence order, optionally
+   * filtered. A stream with no events gives an empty page (not an error); a cursor beyond head + 1 is
+   * OUT_OF_RANGE.
+   *
+   * @generated from rpc ves.sequencer.v1.SequencerService.PullEvents
+   */
+  pullEvents: {
+    methodKind: "unary";
+    input: typeof PullEventsRequestSchema;
+    output: typeof PullEventsResponseSchema;
+  },
+  /**
+   * One page of the events of one entity, in order, and the entity's current version.
+   *
+   * @generated from rpc ves.sequencer.v1.SequencerService.GetEntityHistory
+   */
+  getEntityHistory: {
+    methodKind: "unary";
+    input: typeof GetEntityHistoryRequestSchema;
+    output: typeof GetEntityHistoryResponseSchema;
+  },
+  /**
+   * Server stream: the stream's events from a cursor (catch-up from the log), then live as they are
+   * committed by any instance through any transport. Per stream, events arrive in strictly increasing
+   * sequence order with no gaps and no duplicates; after a disconnect, resume from the last delivered
+   * sequence number + 1 (or the latest next_sequence). A subscriber that falls too far behind the head
+   * after having caught up ends with RESOURCE_EXHAUSTED; on shutdown the stream ends with UNAVAILABLE.
+   *
+   * @generated from rpc ves.sequencer.v1.SequencerService.Subscribe
+   */
+  subscribe: {
+    methodKind: "server_streaming";
+    input: typeof SubscribeRequestSchema;
+    output: typeof SubscribeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ves_sequencer_v1_sequencer, 0);
