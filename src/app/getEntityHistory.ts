@@ -1,10 +1,10 @@
 // Use case: one page of an entity's events in order, with the entity's current version (GetEntityHistory).
 import { utf8ByteLength } from "../crypto/bytes.js";
-import { checkStreamKey } from "../domain/checkStreamKey.js";
 import { invalidField } from "../domain/errors.js";
 import type { StoredEvent } from "../domain/event.js";
 import { READ_LIMITS, STRING_LIMITS } from "../domain/limits.js";
 import { checkCursor, checkPageLimit } from "../domain/readRange.js";
+import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
 
 export interface GetEntityHistoryInput {
@@ -37,7 +37,7 @@ export async function getEntityHistory(
   deps: { readonly reader: EventReader },
   input: GetEntityHistoryInput,
 ): Promise<EntityHistory> {
-  const stream = checkStreamKey(input.tenantId, input.storeId);
+  const stream = parseStreamKey(input.tenantId, input.storeId);
   const entityType = checkText("entity_type", input.entityType);
   const entityId = checkText("entity_id", input.entityId);
   const limit = checkPageLimit(input.limit);

@@ -1,9 +1,10 @@
 // Use case: one page of a stream's events from a cursor, optionally filtered (PullEvents).
-import { checkStreamKey } from "../domain/checkStreamKey.js";
+
 import type { StoredEvent } from "../domain/event.js";
 import { checkEventFilter, type EventFilterInput, isMatchAll } from "../domain/eventFilter.js";
 import { READ_LIMITS } from "../domain/limits.js";
 import { checkCursor, checkPageLimit, contiguousLength, nextCursor, readEnd } from "../domain/readRange.js";
+import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
 
 export interface PullEventsInput {
@@ -29,7 +30,7 @@ export async function pullEvents(
   deps: { readonly reader: EventReader },
   input: PullEventsInput,
 ): Promise<PullEventsResult> {
-  const stream = checkStreamKey(input.tenantId, input.storeId);
+  const stream = parseStreamKey(input.tenantId, input.storeId);
   const limit = checkPageLimit(input.limit);
   const filter = checkEventFilter(input.filter);
   const head = await deps.reader.head(stream);

@@ -9,7 +9,7 @@
 //   live      the queue continues from the cursor: deliver from it; wait when it is empty;
 //   behind    a live subscriber whose queue overflowed reads the log again (catch-up), and once it has been
 //             live, falling more than maxLagEvents behind the head ends the subscription (resource_exhausted).
-import { checkStreamKey } from "../domain/checkStreamKey.js";
+
 import { DomainError, invalidField } from "../domain/errors.js";
 import type { StoredEvent } from "../domain/event.js";
 import { checkEventFilter, type EventFilterInput, isMatchAll, matchesFilter } from "../domain/eventFilter.js";
@@ -22,6 +22,7 @@ import {
   type ReadResult,
   readEnd,
 } from "../domain/readRange.js";
+import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
 import type { SubscriptionHub } from "./subscriptionHub.js";
 
@@ -86,7 +87,7 @@ export async function* subscribeEvents(
 ): AsyncGenerator<SubscriptionItem> {
   const { reader, hub, options } = deps;
   const now = deps.now ?? Date.now;
-  const stream = checkStreamKey(input.tenantId, input.storeId);
+  const stream = parseStreamKey(input.tenantId, input.storeId);
   const filter = checkEventFilter(input.filter, `${fieldPrefix}filter`);
   const all = isMatchAll(filter);
   const heartbeatMs = checkHeartbeat(
