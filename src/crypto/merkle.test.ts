@@ -11,6 +11,7 @@ import {
   merkleRoot,
   nodeHash,
   PAD_LEAF,
+  streamLeafHasher,
   verifyInclusionProof,
 } from "./merkle.js";
 import { nativeSha256 } from "./native.js";
@@ -246,5 +247,23 @@ describe("inclusion proofs", () => {
       new RangeError('"siblings" expected at most 64 hashes, got 65'),
     );
     expect(verifyInclusionProof(sha256, { ...ok, siblings: many.slice(1) })).toBe(false);
+  });
+});
+
+describe("streamLeafHasher", () => {
+  it("gives the same hashes as leafHash, leaf after leaf, with one reused preimage", () => {
+    const t = "00000000-0000-0000-0000-000000000001";
+    const s = "00000000-0000-0000-0000-000000000002";
+    const hash = streamLeafHasher(nobleSha256, t, s);
+    for (let i = 1; i <= 5; i++) {
+      const f = {
+        sequenceNumber: BigInt(i),
+        eventSigningHash: new Uint8Array(32).fill(i),
+        agentSignature: new Uint8Array(64).fill(2 * i),
+      };
+      expect(hash(f.sequenceNumber, f.eventSigningHash, f.agentSignature)).toEqual(
+        leafHash(nobleSha256, { tenantId: t, storeId: s, ...f }),
+      );
+    }
   });
 });

@@ -65,6 +65,31 @@ export function leafHash(sha256: Sha256, f: LeafFields): Uint8Array {
   return sha256(pre);
 }
 
+/**
+ * Leaf hashes of one stream's events, for hashing many at once: the stream is checked and encoded once and
+ * one scratch preimage is reused (the Sha256 contract: it does not retain its input).
+ */
+export function streamLeafHasher(
+  sha256: Sha256,
+  tenantIdIn: string,
+  storeIdIn: string,
+): (sequenceNumber: bigint, eventSigningHash: Uint8Array, agentSignature: Uint8Array) => Uint8Array {
+  const tenantId = assertUuid(tenantIdIn, "tenant_id");
+  const storeId = assertUuid(storeIdIn, "store_id");
+  const d = DOMAIN_LEAF.length;
+  const pre = new Uint8Array(d + 32 + 8 + 32 + 64);
+  const view = new DataView(pre.buffer);
+  pre.set(DOMAIN_LEAF, 0);
+  writeUuid(pre, d, tenantId);
+  writeUuid(pre, d + 16, storeId);
+  return (sequenceNumber, eventSigningHash, agentSignature) => {
+    view.setBigUint64(d + 32, assertU64(sequenceNumber, "sequence_number"), false);
+    pre.set(assertBytes(eventSigningHash, 32, "event_signing_hash"), d + 40);
+    pre.set(assertBytes(agentSignature, 64, "agent_signature"), d + 72);
+    return sha256(pre);
+  };
+}
+
 /** A scratch preimage "VES_NODE_V1" ‖ left ‖ right, reused across one tree (the Sha256 contract: no retention). */
 function nodeScratch(): Uint8Array {
   const pre = new Uint8Array(NODE_PRE + 64);

@@ -2,7 +2,7 @@
 // (§2.6) and the checkpoint hash the sequencer signs. Refuses anything but the range right after the last one.
 import { ZERO32 } from "../crypto/bytes.js";
 import { checkpointHash } from "../crypto/checkpoint.js";
-import { buildMerkleTree, leafHash, type MerkleTree } from "../crypto/merkle.js";
+import { buildMerkleTree, type MerkleTree, streamLeafHasher } from "../crypto/merkle.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import { nextStateRoot, streamId } from "../crypto/stateRoot.js";
 import type { Commitment, LeafInput } from "./commitment.js";
@@ -40,6 +40,7 @@ export function buildCommitment(
     });
   }
   const hashes = new Array<Uint8Array>(leaves.length);
+  const hashLeaf = streamLeafHasher(sha256, stream.tenantId, stream.storeId);
   for (let i = 0; i < leaves.length; i++) {
     const leaf = leaves[i] as LeafInput;
     const expected = start + BigInt(i);
@@ -50,7 +51,7 @@ export function buildCommitment(
         { expected: `${expected}`, actual: `${leaf.sequenceNumber}` },
       );
     }
-    hashes[i] = leafHash(sha256, { ...stream, ...leaf });
+    hashes[i] = hashLeaf(leaf.sequenceNumber, leaf.eventSigningHash, leaf.agentSignature);
   }
   const tree = buildMerkleTree(sha256, hashes);
   const end = start + BigInt(leaves.length - 1);

@@ -203,16 +203,18 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
       const rows = await sql<
         { tenant_id: string; store_id: string; head: bigint; sealed_end: bigint; sequenced_at: Date | null }[]
       >`
-        select s.tenant_id, s.store_id, s.head, coalesce(c.sequence_end, 0) as sealed_end, e.sequenced_at
+        select s.tenant_id, s.store_id, s.head, coalesce(c.sequence_end, 0) as sealed_end,
+               -- A primary-key probe per stream: a join here let stale statistics pick a scan of events.
+               (select e.sequenced_at from events e
+                where e.tenant_id = s.tenant_id and e.store_id = s.store_id
+                  and e.sequence_number = coalesce(c.sequence_end, 0) + 1) as sequenced_at
         from streams s
         left join lateral (
           select c.sequence_end from commitments c
           where c.tenant_id = s.tenant_id and c.store_id = s.store_id
           order by c.sequence_end desc limit 1) c on true
-        left join events e on e.tenant_id = s.tenant_id and e.store_id = s.store_id
-          and e.sequence_number = coalesce(c.sequence_end, 0) + 1
         where s.head > coalesce(c.sequence_end, 0)
-        order by e.sequenced_at nulls first
+        order by sequenced_at nulls first
         limit ${limit}`;
       return rows.map((r) => ({
         stream: { tenantId: r.tenant_id, storeId: r.store_id },
@@ -236,14 +238,15 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
             sequenced_at: Date | null;
           }[]
         >`
-          select s.head, c.sequence_end, c.new_state_root, e.sequenced_at
+          select s.head, c.sequence_end, c.new_state_root,
+                 (select e.sequenced_at from events e
+                  where e.tenant_id = s.tenant_id and e.store_id = s.store_id
+                    and e.sequence_number = coalesce(c.sequence_end, 0) + 1) as sequenced_at
           from streams s
           left join lateral (
             select c.sequence_end, c.new_state_root from commitments c
             where c.tenant_id = s.tenant_id and c.store_id = s.store_id
             order by c.sequence_end desc limit 1) c on true
-          left join events e on e.tenant_id = s.tenant_id and e.store_id = s.store_id
-            and e.sequence_number = coalesce(c.sequence_end, 0) + 1
           where s.tenant_id = ${t} and s.store_id = ${s}`;
         const tip =
           row?.sequence_end === null || row?.sequence_end === undefined || row.new_state_root === null
