@@ -362,7 +362,12 @@ try {
     "ProofService",
   );
   type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
-  type Unary = Record<"GetInclusionProof" | "GetInclusionProofs", (req: Buffer, cb: Callback) => void>;
+  type Unary = Record<
+    "GetInclusionProof" | "GetInclusionProofs",
+    (req: Buffer, md: grpc.Metadata, cb: Callback) => void
+  >;
+  const credential = new grpc.Metadata();
+  credential.set("authorization", `ApiKey ${BENCH_ADMIN_KEY}`);
   const unary = Array.from(
     { length: CONNECTIONS },
     // A distinct channel option per client keeps grpc-js from sharing one connection between them.
@@ -376,7 +381,7 @@ try {
   async function throughput(name: keyof Unary, requests: Buffer[], concurrency: number) {
     const call = (c: Unary, req: Buffer) =>
       new Promise<Buffer>((resolve, reject) =>
-        c[name](req, (err, res) => (err !== null ? reject(err) : resolve(res as Buffer))),
+        c[name](req, credential, (err, res) => (err !== null ? reject(err) : resolve(res as Buffer))),
       );
     // Warm-up, then the timed window.
     await Promise.all(requests.slice(0, 200).map((r, i) => call(unary[i % CONNECTIONS] as Unary, r)));
@@ -451,7 +456,9 @@ try {
   for (const c of unary) c.close();
 
   // The server's own view of sealing, from /metrics.
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (
+    await fetch(`${server.url}/metrics`, { headers: { "x-api-key": BENCH_ADMIN_KEY } })
+  ).text();
   const metric = (name: string): number =>
     Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
   const sealed = metric("ves_commitments_sealed_total");
