@@ -129,7 +129,7 @@ const REJECTION_REASONS: Record<DomainRejectionReason, RejectionReason> = {
   version_conflict: RejectionReason.VERSION_CONFLICT,
 };
 
-export function rejectionToProto(r: DomainRejection): Rejection {
+function rejectionToProto(r: DomainRejection): Rejection {
   return create(RejectionSchema, {
     reason: REJECTION_REASONS[r.reason],
     code: r.code,
@@ -189,7 +189,7 @@ function encryptedToProto(p: NonNullable<StoredEvent["payloadEncrypted"]>): Encr
   });
 }
 
-export function storedEventToProto(e: StoredEvent): Event {
+function storedEventToProto(e: StoredEvent): Event {
   return create(EventSchema, {
     vesVersion: e.vesVersion,
     eventId: e.eventId,

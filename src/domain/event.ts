@@ -28,12 +28,8 @@ export interface EncryptedPayloadInput {
   readonly recipients: readonly RecipientInput[];
 }
 
-/**
- * An event as a client sent it, before validation. `payloadKind` is the signed VES value
- * (0 plaintext, 1 encrypted); any other number means the client sent no valid kind.
- */
-export interface EventInput {
-  readonly vesVersion: number;
+/** The fields every form of an event (as sent, as checked, as stored) shares, with the same meaning and type. */
+export interface EventHeader {
   readonly eventId: string;
   readonly tenantId: string;
   readonly storeId: string;
@@ -43,44 +39,38 @@ export interface EventInput {
   readonly entityId: string;
   readonly eventType: string;
   readonly createdAt: string;
-  readonly payloadKind: number;
-  /** Plaintext: UTF-8 JSON text. Empty for encrypted events. */
-  readonly payload: Uint8Array;
   readonly payloadEncrypted: EncryptedPayloadInput | undefined;
-  /** 32 bytes, or empty to have the server compute it (plaintext only). */
-  readonly payloadPlainHash: Uint8Array;
-  /** 32 bytes, or empty to have the server compute it. */
-  readonly payloadCipherHash: Uint8Array;
   readonly agentSignature: Uint8Array;
   readonly agentSignatureScheme: number;
   readonly commandId: string | undefined;
   readonly baseVersion: bigint | undefined;
 }
 
+/**
+ * An event as a client sent it, before validation. `payloadKind` is the signed VES value
+ * (0 plaintext, 1 encrypted); any other number means the client sent no valid kind.
+ */
+export interface EventInput extends EventHeader {
+  readonly vesVersion: number;
+  readonly payloadKind: number;
+  /** Plaintext: UTF-8 JSON text. Empty for encrypted events. */
+  readonly payload: Uint8Array;
+  /** 32 bytes, or empty to have the server compute it (plaintext only). */
+  readonly payloadPlainHash: Uint8Array;
+  /** 32 bytes, or empty to have the server compute it. */
+  readonly payloadCipherHash: Uint8Array;
+}
+
 /** A statically valid event: UUIDs normalised, version fixed to 1, hashes known or to be computed. */
-export interface CheckedEvent {
+export interface CheckedEvent extends EventHeader {
   readonly index: number;
   readonly vesVersion: 1;
-  readonly eventId: string;
-  readonly tenantId: string;
-  readonly storeId: string;
-  readonly sourceAgentId: string;
-  readonly agentKeyId: number;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly eventType: string;
-  readonly createdAt: string;
   readonly payloadKind: 0 | 1;
   readonly payload: Uint8Array | undefined;
-  readonly payloadEncrypted: EncryptedPayloadInput | undefined;
   /** As sent (32 bytes) or undefined when the server must compute it. */
   readonly payloadPlainHash: Uint8Array | undefined;
   /** Final cipher hash: zeros for plaintext; for encrypted, recomputed by validation. */
   readonly payloadCipherHash: Uint8Array;
-  readonly agentSignature: Uint8Array;
-  readonly agentSignatureScheme: number;
-  readonly commandId: string | undefined;
-  readonly baseVersion: bigint | undefined;
 }
 
 /** The sequencer's signed statement for one event (ves-protocol.md §2.4). */
@@ -98,26 +88,12 @@ export interface Receipt {
 }
 
 /** An event as stored in the log: every signed field, the agent signature and the receipt. */
-export interface StoredEvent {
+export interface StoredEvent extends EventHeader {
   readonly vesVersion: number;
-  readonly eventId: string;
-  readonly tenantId: string;
-  readonly storeId: string;
-  readonly sourceAgentId: string;
-  readonly agentKeyId: number;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly eventType: string;
-  readonly createdAt: string;
   readonly payloadKind: 0 | 1;
   readonly payload: Uint8Array | undefined;
-  readonly payloadEncrypted: EncryptedPayloadInput | undefined;
   readonly payloadPlainHash: Uint8Array;
   readonly payloadCipherHash: Uint8Array;
-  readonly agentSignature: Uint8Array;
-  readonly agentSignatureScheme: number;
-  readonly commandId: string | undefined;
-  readonly baseVersion: bigint | undefined;
   /** The entity's version after this event (1 for its first event). */
   readonly entityVersion: bigint;
   readonly receipt: Receipt;

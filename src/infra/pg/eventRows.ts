@@ -1,5 +1,5 @@
 // Conversions between rows of the events table and domain values.
-import type { EncryptedPayloadInput, Receipt, StoredEvent } from "../../domain/event.js";
+import type { EncryptedPayloadInput, Receipt } from "../../domain/event.js";
 
 /** The columns of `events`, as postgres.js returns them (bytea as Buffer, int8 as bigint). */
 export interface EventRow {
@@ -91,31 +91,5 @@ export function receiptFromRow(r: EventRow): Receipt {
     eventSigningHash: r.event_signing_hash,
     receiptHash: r.receipt_hash,
     sequencerSignature: r.sequencer_signature,
-  };
-}
-
-export function storedEventFromRow(r: EventRow): StoredEvent {
-  return {
-    vesVersion: r.ves_version,
-    eventId: r.event_id,
-    tenantId: r.tenant_id,
-    storeId: r.store_id,
-    sourceAgentId: r.source_agent_id,
-    agentKeyId: Number(r.agent_key_id),
-    entityType: r.entity_type,
-    entityId: r.entity_id,
-    eventType: r.event_type,
-    createdAt: r.created_at,
-    payloadKind: r.payload_kind === 1 ? 1 : 0,
-    payload: r.payload ?? undefined,
-    payloadEncrypted: r.payload_encrypted === null ? undefined : encryptedFromJson(r.payload_encrypted),
-    payloadPlainHash: r.payload_plain_hash,
-    payloadCipherHash: r.payload_cipher_hash,
-    agentSignature: r.agent_signature,
-    agentSignatureScheme: r.agent_signature_scheme,
-    commandId: r.command_id ?? undefined,
-    baseVersion: r.base_version ?? undefined,
-    entityVersion: r.entity_version,
-    receipt: receiptFromRow(r),
   };
 }
