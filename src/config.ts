@@ -38,6 +38,8 @@ export interface Config {
   readonly commitWorker: boolean;
   readonly commitMaxEvents: number;
   readonly commitMaxAgeMs: number;
+  /** Bytes of sealed commitment trees cached in memory for inclusion proofs. */
+  readonly proofTreeCacheBytes: number;
   readonly commitPollMs: number;
   /** Test-only fault injection: "exit_before_commit" kills the process with a commitment inserted, uncommitted. */
   readonly commitFault: "exit_before_commit" | undefined;
@@ -168,6 +170,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "COMMIT_MAX_AGE_MS",
     default: "500",
     description: "seal a stream's waiting events once the oldest has waited this long",
+  },
+  {
+    name: "PROOF_TREE_CACHE_MB",
+    default: "64",
+    description:
+      "memory for sealed commitment trees kept for inclusion proofs (64 KiB per 1,024-event commitment; least recently used go first)",
   },
   {
     name: "COMMIT_POLL_MS",
@@ -322,6 +330,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     commitMaxEvents: int(env, "COMMIT_MAX_EVENTS", 1024, 1, 65_536),
     commitMaxAgeMs: int(env, "COMMIT_MAX_AGE_MS", 500, 1, 3_600_000),
     commitPollMs: int(env, "COMMIT_POLL_MS", 100, 1, 60_000),
+    proofTreeCacheBytes: int(env, "PROOF_TREE_CACHE_MB", 64, 0, 65_536) * 1024 * 1024,
     commitFault,
     auth,
   };

@@ -15,6 +15,7 @@ import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "./api/admission.js";
 import { createApiKeyService } from "./api/apiKeyService.js";
 import { createAuthGate } from "./api/authGate.js";
+import { createGrpcUnaryHandler, unaryRoutes } from "./api/grpcUnary.js";
 import { createHttpRoutes } from "./api/httpRoutes.js";
 import { authInterceptor, errorInterceptor } from "./api/interceptors.js";
 import { createKeyRegistryService } from "./api/keyRegistryService.js";
@@ -215,7 +216,10 @@ export async function startSequencer(
     const signingKeys = createSequencerKeyList(sql, identity.keyId);
 
     // Commitments: the worker seals, the watch tells Append streams with receipt upgrades what was sealed.
-    const proofDeps: ProofDeps = { commitments: createPgCommitmentStore(sql), sha256: nativeSha256 };
+    const proofDeps: ProofDeps = {
+      commitments: createPgCommitmentStore(sql, { treeCacheBytes: config.proofTreeCacheBytes }),
+      sha256: nativeSha256,
+    };
     const watch = createCommitmentWatch(proofDeps.commitments, {
       pollMs: config.commitPollMs,
       onError: (err) => log.error({ err }, "commitment watch: polling sealed ends failed"),
@@ -279,8 +283,20 @@ export async function startSequencer(
       cleanups.push(() => worker.stop());
     }
 
+    const proofService = createProofService({
+      deps: proofDeps,
+      crypto: { sha256: nativeSha256, ed25519 },
+      signingKeys,
+    });
     const server = createServer({
       readMaxBytes: config.maxMessageBytes,
+      grpcUnary: createGrpcUnaryHandler(unaryRoutes(ProofService, proofService), {
+        gate: auth.gate,
+        policies: POLICY_TABLE,
+        log,
+        metrics,
+        readMaxBytes: config.maxMessageBytes,
+      }),
       interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
       routes: requirePolicies((router) => {
         router.service(
@@ -315,10 +331,7 @@ export async function startSequencer(
             },
           }),
         );
-        router.service(
-          ProofService,
-          createProofService({ deps: proofDeps, crypto: { sha256: nativeSha256, ed25519 }, signingKeys }),
-        );
+        router.service(ProofService, proofService);
         router.service(
           KeyRegistryService,
           createKeyRegistryService({

@@ -136,7 +136,7 @@ describe("sealCommitment", () => {
     await expectValidChain(stream, 8n);
   });
 
-  it("gives the same proofs per event (siblings sliced in SQL) as per commitment (tree rebuilt from events)", async () => {
+  it("gives the same proofs per event (siblings from the stored tree) as per commitment (tree rebuilt from events)", async () => {
     const stream = await streamWith(7);
     await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
     await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
@@ -174,6 +174,38 @@ describe("sealCommitment", () => {
     // A dense request for one event still rebuilds its whole commitment and proves just that event.
     const single = await inclusionProofsOf(proofDeps, stream, [3n]);
     expect(single.map((g) => g.proofs.map((p) => p.leafIndex))).toEqual([[2]]);
+  });
+
+  it("keeps stored trees in a bounded cache: a cached tree is not read again, an evicted one is", async () => {
+    const stream = await streamWith(10);
+    await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
+    await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
+    let treeReads = 0;
+    const counted = postgres(db.url, {
+      max: 1,
+      types: { bigint: postgres.BigInt },
+      onnotice: () => {},
+      debug: (_conn, query) => {
+        if (query.includes("tree_nodes")) treeReads++;
+      },
+    });
+    try {
+      // Room for one tree: 5 leaves pad to 8, so 15 nodes of 32 bytes.
+      const store = createPgCommitmentStore(counted, { treeCacheBytes: 15 * 32 });
+      const reads: number[] = [];
+      for (const n of [1n, 2n, 6n, 7n, 1n]) {
+        const got = await store.inclusion(stream, { sequenceNumber: n });
+        const want = await storeA.inclusion(stream, { sequenceNumber: n });
+        if (got.kind !== "sealed" || want.kind !== "sealed") throw new Error(`event ${n} is not sealed`);
+        expect(got.event.siblings.map(bytesToHex)).toEqual(want.event.siblings.map(bytesToHex));
+        expect(got.commitment.commitmentId).toBe(want.commitment.commitmentId);
+        reads.push(treeReads);
+      }
+      // 1: read; 2: same tree, cached; 6: the other tree, read (evicting the first); 7: cached; 1: read again.
+      expect(reads).toEqual([1, 1, 2, 2, 3]);
+    } finally {
+      await counted.end({ timeout: 1 });
+    }
   });
 
   it("refuses, as data loss, to serve proofs of a log whose events no longer match their commitment", async () => {

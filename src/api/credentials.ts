@@ -9,7 +9,7 @@ function bad(reason: string): PresentedCredential {
   return { kind: "malformed", reason };
 }
 
-export function presentedCredential(headers: Headers): PresentedCredential {
+export function presentedCredential(headers: Pick<Headers, "get">): PresentedCredential {
   const authorization = headers.get("authorization");
   if (authorization !== null) {
     if (authorization.length > MAX_CREDENTIAL_LENGTH)

@@ -1,5 +1,4 @@
 // ProofService: commitments, sync state, inclusion and consistency proofs, and stateless verification.
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { getCommitment } from "../app/getCommitment.js";
 import { getConsistencyProof } from "../app/getConsistencyProof.js";
@@ -19,6 +18,7 @@ import {
   type Verdict,
 } from "../domain/proofChecks.js";
 import { receiptToProto } from "./convert.js";
+import type { ContextFreeServiceImpl } from "./grpcUnary.js";
 import {
   checkpointFromProto,
   commitmentToProto,
@@ -47,7 +47,7 @@ function optionalBytes(value: Uint8Array, length: number, field: string): Uint8A
   return value;
 }
 
-export function createProofService(opts: ProofServiceOptions): ServiceImpl<typeof ProofService> {
+export function createProofService(opts: ProofServiceOptions): ContextFreeServiceImpl<typeof ProofService> {
   const { deps, crypto } = opts;
   return {
     async getCommitment(req) {

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import net from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { GrpcUnaryHandler } from "./grpcUnary.js";
 
 type FallbackArgs = Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>;
 
@@ -19,6 +20,8 @@ export interface ServerOptions {
   /** Plain HTTP routes (health, metrics); return false to fall through to 404. */
   readonly httpRoutes: HttpRoute;
   readonly onSocketError?: (err: Error) => void;
+  /** Serves the hot unary gRPC calls it knows (grpcUnary.ts) ahead of connect; the rest go to connect. */
+  readonly grpcUnary?: GrpcUnaryHandler;
 }
 
 export interface Server {
@@ -62,9 +65,14 @@ export function createServer(opts: ServerOptions): Server {
   const h1 = http.createServer({ keepAliveTimeout: 5_000 }, serve);
   // Node refuses new streams on a connection whose queued output passes maxSessionMemory (10 MB by default), and
   // subscriptions sharing a connection each may have a message queued for a slow reader.
+  const grpcUnary = opts.grpcUnary;
   const h2 = http2.createServer(
     { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: SESSION_MEMORY_MB },
-    serve,
+    grpcUnary === undefined
+      ? serve
+      : (req, res) => {
+          if (!grpcUnary(req, res)) serve(req, res);
+        },
   );
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();

@@ -8,6 +8,8 @@ export const PYTHON_PACKAGES = [
   "python3-grpc-tools",
   "python3-protobuf",
   "python3-cryptography",
+  "protobuf-compiler",
+  "protobuf-compiler-grpc",
 ];
 const CHECK = "import grpc, grpc_tools, google.protobuf, cryptography";
 

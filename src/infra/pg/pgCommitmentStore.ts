@@ -10,7 +10,7 @@ import { streamKeyString } from "../../domain/streamKey.js";
 import { plainArray } from "./arrayLiteral.js";
 import { type EventRow, receiptFromRow } from "./eventRows.js";
 import { mapPgError } from "./pgErrors.js";
-import { flattenTree } from "./treeNodes.js";
+import { flattenTree, levelOffset } from "./treeNodes.js";
 
 interface CommitmentRow {
   commitment_id: string;
@@ -73,19 +73,43 @@ function fromRow(r: CommitmentRow): Commitment {
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-type ProofRow = EventRow & Partial<CommitmentRow> & { siblings: Uint8Array | null };
+type ProofRow = EventRow & { commitment_id: string | null };
 
 const streamColumns = (s: StreamKey) => ({ tenant_id: s.tenantId, store_id: s.storeId });
 
-function sealedEventFromRow(row: ProofRow): SealedEvent {
-  const siblings = row.siblings as Uint8Array;
+/** A sealed commitment with its stored tree (treeNodes.ts layout); both immutable once committed. */
+interface StoredTree {
+  readonly commitment: Commitment;
+  readonly nodes: Uint8Array;
+}
+
+/** Sibling d of leaf i is node (i >> d) ^ 1 of level d (treeNodes.ts). */
+function siblingsOf(tree: StoredTree, leafIndex: number): Uint8Array[] {
+  const { paddedLeafCount, treeDepth } = tree.commitment;
+  const out: Uint8Array[] = [];
+  for (let d = 0; d < treeDepth; d++) {
+    const node = levelOffset(paddedLeafCount, d) + ((leafIndex >> d) ^ 1);
+    out.push(tree.nodes.subarray(32 * node, 32 * node + 32));
+  }
+  return out;
+}
+
+function sealedEventFromRow(row: ProofRow, tree: StoredTree): SealedEvent {
   return {
     eventId: row.event_id,
     sequenceNumber: row.sequence_number,
     eventSigningHash: row.event_signing_hash,
     agentSignature: row.agent_signature,
-    siblings: Array.from({ length: siblings.length / 32 }, (_, d) => siblings.subarray(32 * d, 32 * d + 32)),
+    siblings: siblingsOf(tree, Number(row.sequence_number - tree.commitment.sequenceStart)),
   };
+}
+
+export interface PgCommitmentStoreOptions {
+  /**
+   * Bytes of commitment trees kept in memory for proofs (least recently used out first): 64 KiB per commitment
+   * of 1,024 events. Sealed trees never change, so a cached one is never stale.
+   */
+  readonly treeCacheBytes?: number;
 }
 
 /** The advisory-lock key that serialises sealing of a stream: stream_id's first 8 bytes as a signed BE int64. */
@@ -94,48 +118,79 @@ export function sealLockKey(stream: StreamKey): bigint {
   return new DataView(sid.buffer, sid.byteOffset, 8).getBigInt64(0, false);
 }
 
-export function createPgCommitmentStore(sql: Sql): CommitmentStore {
+export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions = {}): CommitmentStore {
   const cols = (alias: string) => sql(COLUMNS.map((c) => `${alias}.${c}`));
+  const cacheLimit = opts.treeCacheBytes ?? 64 * 1024 * 1024;
+  const cache = new Map<string, StoredTree>(); // insertion order = recency
+  let cachedBytes = 0;
+
+  /** The trees of `ids`, from the cache or in one query for the rest. */
+  const treesOf = async (ids: Iterable<string>): Promise<Map<string, StoredTree>> => {
+    const found = new Map<string, StoredTree>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const hit = cache.get(id);
+      if (hit === undefined) {
+        if (!missing.includes(id)) missing.push(id);
+        continue;
+      }
+      cache.delete(id);
+      cache.set(id, hit);
+      found.set(id, hit);
+    }
+    if (missing.length === 0) return found;
+    const rows = await sql<(CommitmentRow & { tree_nodes: Uint8Array })[]>`
+      select ${cols("c")}, c.tree_nodes from commitments c
+      where c.commitment_id = any(${plainArray(missing)}::uuid[])`;
+    for (const row of rows) {
+      const tree: StoredTree = { commitment: fromRow(row), nodes: row.tree_nodes };
+      found.set(row.commitment_id, tree);
+      if (tree.nodes.length > cacheLimit || cache.has(row.commitment_id)) continue;
+      cache.set(row.commitment_id, tree);
+      cachedBytes += tree.nodes.length;
+      for (const [id, old] of cache) {
+        if (cachedBytes <= cacheLimit) break;
+        cache.delete(id);
+        cachedBytes -= old.nodes.length;
+      }
+    }
+    return found;
+  };
 
   /**
-   * Events of the stream matching `where`, each with its covering commitment (columns null when unsealed) and
-   * its proof's siblings. Sibling d of leaf i is node (i >> d) ^ 1 of level d, which starts at node
-   * 2P - (2P >> d) (treeNodes.ts); they come back concatenated in one bytea, one value to decode.
+   * Events of the stream matching `where`, each with the id of its covering commitment (null when unsealed),
+   * by primary-key probes; the commitments' trees come from treesOf.
    */
   const proofRows = (stream: StreamKey, where: PendingQuery<Row[]>) =>
     sql<ProofRow[]>`
       select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature,
              e.sequenced_at, e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature,
-             ${cols("c")},
-             case when c.commitment_id is null then null else (
-               select coalesce(string_agg(substring(c.tree_nodes
-                 from (1 + 32 * (2 * c.padded_leaf_count - ((2 * c.padded_leaf_count) >> d)
-                                 + (((e.sequence_number - c.sequence_start) >> d) # 1)))::integer for 32),
-                 ''::bytea order by d), ''::bytea)
-               from generate_series(0, c.tree_depth - 1) as d) end as siblings
+             c.commitment_id
       from events e
       left join lateral (
-        select * from commitments c
+        select c.commitment_id, c.sequence_end from commitments c
         where c.tenant_id = e.tenant_id and c.store_id = e.store_id and c.sequence_start <= e.sequence_number
         order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number
       where e.tenant_id = ${stream.tenantId} and e.store_id = ${stream.storeId} and ${where}
       order by e.sequence_number`;
 
-  /** Scattered events: only their own siblings are read. */
+  /** Scattered events: their rows, and the trees of their commitments (cached). */
   const inclusionBySlices = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
     const rows = await proofRows(
       stream,
       sql`e.sequence_number = any(${plainArray(sequenceNumbers)}::bigint[])`,
     );
+    const sealed = rows.filter((r): r is ProofRow & { commitment_id: string } => r.commitment_id != null);
+    const trees = await treesOf(sealed.map((r) => r.commitment_id));
     const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
-    for (const row of rows) {
-      if (row.commitment_id == null || row.siblings === null) continue;
+    for (const row of sealed) {
+      const tree = trees.get(row.commitment_id) as StoredTree;
       const last = groups.at(-1);
       if (last !== undefined && last.commitment.commitmentId === row.commitment_id) {
-        last.events.push(sealedEventFromRow(row));
+        last.events.push(sealedEventFromRow(row, tree));
       } else {
-        const commitment = fromRow({ ...row, ...streamColumns(stream) } as CommitmentRow);
-        groups.push({ commitment, events: [sealedEventFromRow(row)] });
+        groups.push({ commitment: tree.commitment, events: [sealedEventFromRow(row, tree)] });
       }
     }
     return groups;
@@ -350,14 +405,15 @@ export function createPgCommitmentStore(sql: Sql): CommitmentStore {
           : sql`e.sequence_number = ${String(sel.sequenceNumber)}::bigint`;
       const row = (await proofRows(stream, where))[0];
       if (row === undefined) return { kind: "not_found" as const };
-      if (row.commitment_id == null || row.siblings === null) {
+      if (row.commitment_id == null) {
         return { kind: "unsealed" as const, eventId: row.event_id, sequenceNumber: row.sequence_number };
       }
+      const tree = (await treesOf([row.commitment_id])).get(row.commitment_id) as StoredTree;
       return {
         kind: "sealed" as const,
-        event: sealedEventFromRow(row),
+        event: sealedEventFromRow(row, tree),
         receipt: receiptFromRow({ ...row, ...streamColumns(stream) }),
-        commitment: fromRow({ ...row, ...streamColumns(stream) } as CommitmentRow),
+        commitment: tree.commitment,
       };
     }),
 

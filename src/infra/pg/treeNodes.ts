@@ -1,6 +1,6 @@
 // How a commitment's Merkle tree is stored: every node, level by level from the padded leaves (level 0) up to
 // the root, 32 bytes each, 2 × padded - 1 nodes in all. Level d starts at node 2P - (2P >> d) for P padded
-// leaves, so a proof's siblings are fixed slices, which pgCommitmentStore reads with substring().
+// leaves, so a proof's siblings are fixed slices of it (pgCommitmentStore).
 import type { MerkleTree } from "../../crypto/merkle.js";
 
 /** Index of the first node of level `depth` in the flat array, for `padded` leaves. */
