@@ -15,6 +15,7 @@ import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { SignedEvent } from "../src/client/signEvent.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
+import { runPacedDriver } from "./pacedDriver.js";
 import { createRawAppendClient } from "./rawAppend.js";
 import {
   benchCrypto,
@@ -131,6 +132,7 @@ try {
   // Warm up: one small batch per stream of the paced set's keys (JIT, connections, worker start-up).
   const warm = prepare(pacedStreams, STREAMS * 100, 100, "warm-up");
   await Promise.all(clients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));
+  const rewarm = prepare(pacedStreams, STREAMS * 200, 100, "second warm-up");
 
   // Everything is signed and encoded before anything is timed. The paced phase's rate is only known after
   // the peak phase, so enough paced events are prepared for up to 15,000 events/s and the surplus is unused.
@@ -183,37 +185,32 @@ try {
   const pacedCount = paced.signed.length;
   const pacedExpected = expectations(paced.signed);
   paced.signed.length = 0;
+  for (const c of clients) c.close();
   (globalThis as { gc?: () => void }).gc?.();
   const intervalMs = (PACED_BATCH / pacedRate) * 1000 * STREAMS;
-  const latencies: number[] = [];
-  const timeline: [number, number][] = [];
   const pacedBar = progress(`paced ingest at ${pacedRate.toFixed(0)} events/s`, pacedCount);
-  const start = performance.now() + 50;
-  const pacedResponses = await Promise.all(
-    clients.map((c, si) => {
-      const dueAt = (i: number): number => start + (si * intervalMs) / STREAMS + i * intervalMs;
-      return c.append(paced.requests[si] as Uint8Array[], {
-        due: dueAt,
-        onResponse: (i) => {
-          // The first second warms the idle server and connections back up (they sat idle while the peak's
-          // receipts were verified); it is sent at the paced rate but not counted.
-          if (dueAt(i) >= start + PACED_WARMUP_MS)
-            latencies.push(performance.now() - Math.max(dueAt(i), start));
-          if (process.env.BENCH_TRACE)
-            timeline.push([Math.round(dueAt(i) - start), Math.round(performance.now() - dueAt(i))]);
-          pacedBar.tick(PACED_BATCH);
-        },
-      });
-    }),
+  const {
+    latencies: pacedLatencies,
+    slow,
+    responses: pacedResponses,
+  } = await runPacedDriver(
+    {
+      address,
+      apiKey: BENCH_ADMIN_KEY,
+      warmup: rewarm.requests,
+      requests: paced.requests,
+      intervalMs,
+      warmupMs: PACED_WARMUP_MS,
+      trace: process.env.BENCH_TRACE !== undefined,
+    },
+    () => pacedBar.tick(PACED_BATCH),
   );
   pacedBar.done();
-  latencies.sort((a, b) => a - b);
+  const latencies = Array.from(pacedLatencies);
   if (process.env.BENCH_TRACE) {
-    const slow = timeline.filter(([, l]) => l > 50);
     process.stderr.write(`slow batches (due ms, latency ms): ${JSON.stringify(slow)}\n`);
   }
   const rssMb = server.peakRssMb();
-  for (const c of clients) c.close();
 
   // After timing: verify the paced receipts too, and check the database holds exactly the events.
   const pacedBar2 = progress("verifying receipts", pacedCount);
@@ -228,7 +225,7 @@ try {
                  row_number() over (partition by tenant_id, store_id order by sequence_number) as expected
           from events) t`;
   await sql.end();
-  const expectedRows = total + warm.signed.length;
+  const expectedRows = total + warm.signed.length + rewarm.signed.length;
   if (Number(row?.n) !== expectedRows || Number(row?.misplaced) !== 0) {
     throw new Error(
       `database holds ${row?.n} events (${row?.misplaced} out of place), expected ${expectedRows}`,
