@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { inclusionProofsOf } from "../src/app/getInclusionProofs.js";
-import type { CheckpointSigner, CommitmentStore, SealDeps } from "../src/app/ports.js";
+import type { CheckpointSigner, CommitmentStore, EventSelector, SealDeps } from "../src/app/ports.js";
 import { sealCommitment } from "../src/app/sealCommitment.js";
 import { signedEventToProto } from "../src/client/toProto.js";
 import { bytesToHex } from "../src/crypto/bytes.js";
@@ -203,6 +203,54 @@ describe("sealCommitment", () => {
       }
       // 1: read; 2: same tree, cached; 6: the other tree, read (evicting the first); 7: cached; 1: read again.
       expect(reads).toEqual([1, 1, 2, 2, 3]);
+    } finally {
+      await counted.end({ timeout: 1 });
+    }
+  });
+
+  it("answers concurrent single-event lookups together in a few queries, each exactly as alone", async () => {
+    const a = await streamWith(6);
+    const b = await streamWith(6);
+    for (const s of [a, b]) await sealCommitment(deps(storeA), s, { maxEvents: 4, maxAgeMs: 0 });
+    let lookups = 0;
+    const counted = postgres(db.url, {
+      max: 4,
+      types: { bigint: postgres.BigInt },
+      onnotice: () => {},
+      debug: (_conn, query) => {
+        if (query.includes("with ordinality")) lookups++;
+      },
+    });
+    try {
+      const store = createPgCommitmentStore(counted);
+      const first = await storeA.inclusion(b, { sequenceNumber: 2n });
+      if (first.kind !== "sealed") throw new Error("event 2 of b is not sealed");
+      // Sealed, unsealed (5, 6), past the head (7), by event id, another stream's event id (not found here).
+      const asks: [StreamKey, EventSelector][] = [
+        ...[1n, 2n, 3n, 4n, 5n, 6n, 7n].flatMap((n): [StreamKey, EventSelector][] => [
+          [a, { sequenceNumber: n }],
+          [b, { sequenceNumber: n }],
+        ]),
+        [b, { eventId: first.event.eventId }],
+        [a, { eventId: first.event.eventId }],
+      ];
+      const together = await Promise.all(asks.map(([s, sel]) => store.inclusion(s, sel)));
+      expect(lookups).toBeLessThanOrEqual(4);
+      const alone = [];
+      for (const [s, sel] of asks) alone.push(await storeA.inclusion(s, sel));
+      const norm = (v: unknown): unknown =>
+        JSON.parse(
+          JSON.stringify(v, (_k, x) =>
+            typeof x === "bigint" ? `${x}` : x instanceof Uint8Array ? bytesToHex(x) : x,
+          ),
+        );
+      expect(norm(together)).toEqual(norm(alone));
+      expect(together.map((r) => r.kind)).toEqual([
+        ...["sealed", "sealed", "sealed", "sealed", "sealed", "sealed", "sealed", "sealed"],
+        ...["unsealed", "unsealed", "unsealed", "unsealed", "not_found", "not_found"],
+        "sealed",
+        "not_found",
+      ]);
     } finally {
       await counted.end({ timeout: 1 });
     }

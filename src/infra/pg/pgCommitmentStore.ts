@@ -1,7 +1,7 @@
 // CommitmentStore on PostgreSQL: commitments with their stored trees, sealed under a per-stream advisory lock
 // (the upstream key: the first 8 bytes of stream_id, §2.6), proof siblings sliced out of the stored trees.
 import type { PendingQuery, Row, Sql } from "postgres";
-import type { CommitmentStore, SealedEvent, SealedLeaf, SealLock } from "../../app/ports.js";
+import type { CommitmentStore, EventSelector, SealedEvent, SealedLeaf, SealLock } from "../../app/ports.js";
 import { nativeSha256 } from "../../crypto/native.js";
 import { streamId } from "../../crypto/stateRoot.js";
 import type { Commitment, StateLink } from "../../domain/commitment.js";
@@ -76,6 +76,17 @@ const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byt
 type ProofRow = EventRow & { commitment_id: string | null };
 
 const streamColumns = (s: StreamKey) => ({ tenant_id: s.tenantId, store_id: s.storeId });
+
+/** Concurrent single-event lookups in flight as queries, and the most one query takes. */
+const LOOKUP_QUERIES = 2;
+const LOOKUP_BATCH = 256;
+
+interface Lookup {
+  readonly stream: StreamKey;
+  readonly sel: EventSelector;
+  readonly resolve: (row: ProofRow | undefined) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 /** A sealed commitment with its stored tree (treeNodes.ts layout); both immutable once committed. */
 interface StoredTree {
@@ -174,6 +185,83 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
         order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number
       where e.tenant_id = ${stream.tenantId} and e.store_id = ${stream.storeId} and ${where}
       order by e.sequence_number`;
+
+  /**
+   * Single-event lookups (one per GetInclusionProof) coalesced: while LOOKUP_QUERIES queries are running, new
+   * lookups wait and then go together in one query of primary-key probes, so a burst of concurrent calls costs a
+   * few round trips instead of one each. A lone call still goes at once.
+   */
+  let waiting: Lookup[] = [];
+  let running = 0;
+  const lookupRow = (stream: StreamKey, sel: EventSelector): Promise<ProofRow | undefined> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ stream, sel, resolve, reject });
+      pump();
+    });
+  const pump = (): void => {
+    while (running < LOOKUP_QUERIES && waiting.length > 0) {
+      const batch = waiting.slice(0, LOOKUP_BATCH);
+      waiting = waiting.slice(LOOKUP_BATCH);
+      running++;
+      lookupRows(batch)
+        .then(
+          (rows) => {
+            for (const [i, l] of batch.entries()) l.resolve(rows[i]);
+          },
+          (err: unknown) => {
+            for (const l of batch) l.reject(err);
+          },
+        )
+        .finally(() => {
+          running--;
+          pump();
+        });
+    }
+  };
+  /** The row of each lookup (undefined when there is none), in order: two queries at most, one per selector kind. */
+  const lookupRows = async (batch: readonly Lookup[]): Promise<(ProofRow | undefined)[]> => {
+    const out: (ProofRow | undefined)[] = new Array(batch.length).fill(undefined);
+    const bySeq = batch.flatMap((l, i) =>
+      "sequenceNumber" in l.sel ? [{ l, i, n: l.sel.sequenceNumber }] : [],
+    );
+    const byId = batch.flatMap((l, i) => ("eventId" in l.sel ? [{ l, i, id: l.sel.eventId }] : []));
+    const select = sql`
+      q.i, e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature, e.sequenced_at, e.sequencer_id,
+      e.sequencer_key_id, e.receipt_hash, e.sequencer_signature, c.commitment_id`;
+    const covering = sql`
+      left join lateral (
+        select c.commitment_id, c.sequence_end from commitments c
+        where c.tenant_id = q.t and c.store_id = q.s and c.sequence_start <= e.sequence_number
+        order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number`;
+    const queries: Promise<(ProofRow & { i: bigint })[]>[] = [];
+    if (bySeq.length > 0) {
+      queries.push(sql<(ProofRow & { i: bigint })[]>`
+        select ${select}
+        from unnest(${plainArray(bySeq.map((x) => x.l.stream.tenantId))}::uuid[],
+                    ${plainArray(bySeq.map((x) => x.l.stream.storeId))}::uuid[],
+                    ${plainArray(bySeq.map((x) => x.n))}::bigint[]) with ordinality as q(t, s, n, i)
+        join lateral (
+          select * from events e where e.tenant_id = q.t and e.store_id = q.s and e.sequence_number = q.n) e on true
+        ${covering}`);
+    }
+    if (byId.length > 0) {
+      queries.push(sql<(ProofRow & { i: bigint })[]>`
+        select ${select}
+        from unnest(${plainArray(byId.map((x) => x.l.stream.tenantId))}::uuid[],
+                    ${plainArray(byId.map((x) => x.l.stream.storeId))}::uuid[],
+                    ${plainArray(byId.map((x) => x.id))}::uuid[]) with ordinality as q(t, s, id, i)
+        join lateral (
+          select * from events e where e.event_id = q.id and e.tenant_id = q.t and e.store_id = q.s) e on true
+        ${covering}`);
+    }
+    const results = await Promise.all(queries);
+    const groups = [bySeq, byId].filter((g) => g.length > 0);
+    for (const [g, rows] of results.entries()) {
+      const group = groups[g] as { i: number }[];
+      for (const row of rows) out[(group[Number(row.i) - 1] as { i: number }).i] = row;
+    }
+    return out;
+  };
 
   /** Scattered events: their rows, and the trees of their commitments (cached). */
   const inclusionBySlices = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
@@ -399,11 +487,7 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
     }),
 
     inclusion: guarded(async (stream, sel) => {
-      const where =
-        "eventId" in sel
-          ? sql`e.event_id = ${sel.eventId}`
-          : sql`e.sequence_number = ${String(sel.sequenceNumber)}::bigint`;
-      const row = (await proofRows(stream, where))[0];
+      const row = await lookupRow(stream, sel);
       if (row === undefined) return { kind: "not_found" as const };
       if (row.commitment_id == null) {
         return { kind: "unsealed" as const, eventId: row.event_id, sequenceNumber: row.sequence_number };
