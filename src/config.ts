@@ -38,6 +38,8 @@ export interface Config {
   readonly commitWorker: boolean;
   readonly commitMaxEvents: number;
   readonly commitMaxAgeMs: number;
+  /** Streams the commitment worker seals side by side. */
+  readonly commitConcurrency: number;
   /** Bytes of sealed commitment trees cached in memory for inclusion proofs. */
   readonly proofTreeCacheBytes: number;
   readonly commitPollMs: number;
@@ -170,6 +172,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "COMMIT_MAX_AGE_MS",
     default: "500",
     description: "seal a stream's waiting events once the oldest has waited this long",
+  },
+  {
+    name: "COMMIT_CONCURRENCY",
+    default: "1",
+    description:
+      "streams the commitment worker seals side by side (one keeps up with peak ingest and keeps sealing off the ingest tail; raise it for many streams)",
   },
   {
     name: "PROOF_TREE_CACHE_MB",
@@ -330,6 +338,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     commitMaxEvents: int(env, "COMMIT_MAX_EVENTS", 1024, 1, 65_536),
     commitMaxAgeMs: int(env, "COMMIT_MAX_AGE_MS", 500, 1, 3_600_000),
     commitPollMs: int(env, "COMMIT_POLL_MS", 100, 1, 60_000),
+    commitConcurrency: int(env, "COMMIT_CONCURRENCY", 1, 1, 64),
     proofTreeCacheBytes: int(env, "PROOF_TREE_CACHE_MB", 64, 0, 65_536) * 1024 * 1024,
     commitFault,
     auth,

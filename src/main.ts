@@ -237,6 +237,7 @@ export async function startSequencer(
         {
           policy: { maxEvents: config.commitMaxEvents, maxAgeMs: config.commitMaxAgeMs },
           pollMs: config.commitPollMs,
+          concurrency: config.commitConcurrency,
           onSealed(c, firstSequencedAt, ms) {
             const lagMs =
               firstSequencedAt === undefined

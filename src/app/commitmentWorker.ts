@@ -33,7 +33,7 @@ const MAX_SEALS_PER_STREAM_PER_ROUND = 16;
 export function startCommitmentWorker(deps: SealDeps, opts: CommitmentWorkerOptions): CommitmentWorker {
   const retryMs = opts.retryMs ?? 1000;
   const limit = opts.candidateLimit ?? 1000;
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = opts.concurrency ?? 1;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
@@ -57,8 +57,9 @@ export function startCommitmentWorker(deps: SealDeps, opts: CommitmentWorkerOpti
       if (d.kind === "wait") next = Math.min(next, d.dueAt);
       if (d.kind === "seal") due.push(c);
     }
-    // Streams are sealed side by side (each one's commitments in order): one slow stream does not delay the
-    // others' receipt upgrades, and the database round trips of several seals overlap.
+    // `concurrency` streams are sealed side by side (each one's commitments in order). One at a time is the
+    // default: four seals at once (reading 4,096 events and writing four trees together) were the largest source
+    // of ingest tail latency, and one keeps up with the peak ingest rate. More suit many streams.
     let i = 0;
     const sealStreams = async (): Promise<void> => {
       for (let c = due[i++]; c !== undefined && !stopped; c = due[i++]) {
