@@ -73,6 +73,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A pool of its own that counts the statements containing `marker`. */
+function countingSql(marker: string): { sql: postgres.Sql; count: () => number } {
+  let n = 0;
+  const sql = postgres(db.url, {
+    max: 4,
+    types: { bigint: postgres.BigInt },
+    onnotice: () => {},
+    debug: (_conn, query) => {
+      if (query.includes(marker)) n++;
+    },
+  });
+  return { sql, count: () => n };
+}
+
 async function streamWith(n: number): Promise<StreamKey> {
   const agent = createAgent();
   await registerAgent(keys, agent);
@@ -180,15 +194,7 @@ describe("sealCommitment", () => {
     const stream = await streamWith(10);
     await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
     await sealCommitment(deps(storeA), stream, { maxEvents: 5, maxAgeMs: 0 });
-    let treeReads = 0;
-    const counted = postgres(db.url, {
-      max: 1,
-      types: { bigint: postgres.BigInt },
-      onnotice: () => {},
-      debug: (_conn, query) => {
-        if (query.includes("tree_nodes")) treeReads++;
-      },
-    });
+    const { sql: counted, count: treeReads } = countingSql("tree_nodes");
     try {
       // Room for one tree: 5 leaves pad to 8, so 15 nodes of 32 bytes.
       const store = createPgCommitmentStore(counted, { treeCacheBytes: 15 * 32 });
@@ -199,7 +205,7 @@ describe("sealCommitment", () => {
         if (got.kind !== "sealed" || want.kind !== "sealed") throw new Error(`event ${n} is not sealed`);
         expect(got.event.siblings.map(bytesToHex)).toEqual(want.event.siblings.map(bytesToHex));
         expect(got.commitment.commitmentId).toBe(want.commitment.commitmentId);
-        reads.push(treeReads);
+        reads.push(treeReads());
       }
       // 1: read; 2: same tree, cached; 6: the other tree, read (evicting the first); 7: cached; 1: read again.
       expect(reads).toEqual([1, 1, 2, 2, 3]);
@@ -212,15 +218,7 @@ describe("sealCommitment", () => {
     const a = await streamWith(6);
     const b = await streamWith(6);
     for (const s of [a, b]) await sealCommitment(deps(storeA), s, { maxEvents: 4, maxAgeMs: 0 });
-    let lookups = 0;
-    const counted = postgres(db.url, {
-      max: 4,
-      types: { bigint: postgres.BigInt },
-      onnotice: () => {},
-      debug: (_conn, query) => {
-        if (query.includes("with ordinality")) lookups++;
-      },
-    });
+    const { sql: counted, count: lookups } = countingSql("with ordinality");
     try {
       const store = createPgCommitmentStore(counted);
       const first = await storeA.inclusion(b, { sequenceNumber: 2n });
@@ -235,7 +233,7 @@ describe("sealCommitment", () => {
         [a, { eventId: first.event.eventId }],
       ];
       const together = await Promise.all(asks.map(([s, sel]) => store.inclusion(s, sel)));
-      expect(lookups).toBeLessThanOrEqual(4);
+      expect(lookups()).toBeLessThanOrEqual(4);
       const alone = [];
       for (const [s, sel] of asks) alone.push(await storeA.inclusion(s, sel));
       const norm = (v: unknown): unknown =>

@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import { DomainError } from "../domain/errors.js";
 import type { AuthGate } from "./authGate.js";
 import { presentedCredential } from "./credentials.js";
-import { toConnectError } from "./errors.js";
+import { rpcFailure } from "./interceptors.js";
 import type { Metrics } from "./metrics.js";
 import { methodKey, type Policy } from "./policies.js";
 
@@ -101,17 +101,14 @@ function serve(
     if (finished) return;
     finished = true;
     if (timer !== undefined) clearTimeout(timer);
-    let code = "OK";
     let trailers: Record<string, string> = { "grpc-status": "0" };
-    if (err !== undefined) {
-      const mapped = toConnectError(err, opts.log, requestId);
-      code = Code[mapped.code];
-      opts.log.debug({ requestId, method: route.name, code, msg: mapped.rawMessage }, "rpc failed");
+    if (err === undefined) {
+      opts.metrics.rpcs.inc({ method: route.name, code: "OK" });
+    } else {
       const h = new Headers();
-      setTrailerStatus(h, mapped);
+      setTrailerStatus(h, rpcFailure(opts.log, opts.metrics, route.name, requestId)(err));
       trailers = Object.fromEntries(h);
     }
-    opts.metrics.rpcs.inc({ method: route.name, code });
     if (res.destroyed || res.writableEnded) return; // the client went away
     res.writeHead(200, { "content-type": contentType });
     res.addTrailers(trailers);

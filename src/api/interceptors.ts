@@ -18,17 +18,27 @@ async function* mapErrors<T>(it: AsyncIterable<T>, fail: (err: unknown) => Conne
   }
 }
 
+/** How an RPC's failure becomes its answer: mapped (errors.ts), counted in ves_rpcs_total and logged. */
+export function rpcFailure(
+  log: Logger,
+  metrics: Metrics,
+  method: string,
+  requestId: string,
+): (err: unknown) => ConnectError {
+  return (err) => {
+    const mapped = toConnectError(err, log, requestId);
+    metrics.rpcs.inc({ method, code: Code[mapped.code] });
+    log.debug({ requestId, method, code: Code[mapped.code], msg: mapped.rawMessage }, "rpc failed");
+    return mapped;
+  };
+}
+
 export function errorInterceptor(log: Logger, metrics: Metrics): Interceptor {
   return (next) => async (req) => {
     const requestId = randomUUID();
     req.contextValues.set(kRequestId, requestId);
     const method = req.method.name;
-    const fail = (err: unknown): ConnectError => {
-      const mapped = toConnectError(err, log, requestId);
-      metrics.rpcs.inc({ method, code: Code[mapped.code] });
-      log.debug({ requestId, method, code: Code[mapped.code], msg: mapped.rawMessage }, "rpc failed");
-      return mapped;
-    };
+    const fail = rpcFailure(log, metrics, method, requestId);
     try {
       const res = await next(req);
       if (!res.stream) {

@@ -1,6 +1,6 @@
 // CommitmentStore on PostgreSQL: commitments with their stored trees, sealed under a per-stream advisory lock
 // (the upstream key: the first 8 bytes of stream_id, §2.6), proof siblings sliced out of the stored trees.
-import type { PendingQuery, Row, Sql } from "postgres";
+import type { Sql } from "postgres";
 import type { CommitmentStore, EventSelector, SealedEvent, SealedLeaf, SealLock } from "../../app/ports.js";
 import { nativeSha256 } from "../../crypto/native.js";
 import { streamId } from "../../crypto/stateRoot.js";
@@ -81,9 +81,13 @@ const streamColumns = (s: StreamKey) => ({ tenant_id: s.tenantId, store_id: s.st
 const LOOKUP_QUERIES = 2;
 const LOOKUP_BATCH = 256;
 
-interface Lookup {
+/** One event to look up in one stream. */
+interface Probe {
   readonly stream: StreamKey;
   readonly sel: EventSelector;
+}
+
+interface Lookup extends Probe {
   readonly resolve: (row: ProofRow | undefined) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -138,22 +142,22 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
   /** The trees of `ids`, from the cache or in one query for the rest. */
   const treesOf = async (ids: Iterable<string>): Promise<Map<string, StoredTree>> => {
     const found = new Map<string, StoredTree>();
-    const missing: string[] = [];
+    const missing = new Set<string>();
     for (const id of ids) {
       if (found.has(id)) continue;
       const hit = cache.get(id);
       if (hit === undefined) {
-        if (!missing.includes(id)) missing.push(id);
+        missing.add(id);
         continue;
       }
       cache.delete(id);
       cache.set(id, hit);
       found.set(id, hit);
     }
-    if (missing.length === 0) return found;
+    if (missing.size === 0) return found;
     const rows = await sql<(CommitmentRow & { tree_nodes: Uint8Array })[]>`
       select ${cols("c")}, c.tree_nodes from commitments c
-      where c.commitment_id = any(${plainArray(missing)}::uuid[])`;
+      where c.commitment_id = any(${plainArray([...missing])}::uuid[])`;
     for (const row of rows) {
       const tree: StoredTree = { commitment: fromRow(row), nodes: row.tree_nodes };
       found.set(row.commitment_id, tree);
@@ -170,28 +174,45 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
   };
 
   /**
-   * Events of the stream matching `where`, each with the id of its covering commitment (null when unsealed),
-   * by primary-key probes; the commitments' trees come from treesOf.
+   * The row of each probe (undefined when there is none), in order, with the id of its covering commitment
+   * (null when unsealed): primary-key probes in one query per selector kind, two at most. The trees come from
+   * treesOf.
    */
-  const proofRows = (stream: StreamKey, where: PendingQuery<Row[]>) =>
-    sql<ProofRow[]>`
-      select e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature,
-             e.sequenced_at, e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature,
-             c.commitment_id
-      from events e
-      left join lateral (
-        select c.commitment_id, c.sequence_end from commitments c
-        where c.tenant_id = e.tenant_id and c.store_id = e.store_id and c.sequence_start <= e.sequence_number
-        order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number
-      where e.tenant_id = ${stream.tenantId} and e.store_id = ${stream.storeId} and ${where}
-      order by e.sequence_number`;
+  const probeRows = async (probes: readonly Probe[]): Promise<(ProofRow | undefined)[]> => {
+    const out: (ProofRow | undefined)[] = new Array(probes.length).fill(undefined);
+    const bySeq = (p: Probe) => "sequenceNumber" in p.sel;
+    const key = (p: Probe) => ("sequenceNumber" in p.sel ? String(p.sel.sequenceNumber) : p.sel.eventId);
+    const kinds = [
+      { at: probes.flatMap((p, i) => (bySeq(p) ? [i] : [])), match: sql`e.sequence_number = q.k::bigint` },
+      { at: probes.flatMap((p, i) => (bySeq(p) ? [] : [i])), match: sql`e.event_id = q.k::uuid` },
+    ].filter((k) => k.at.length > 0);
+    await Promise.all(
+      kinds.map(async ({ at, match }) => {
+        const ps = at.map((i) => probes[i] as Probe);
+        const rows = await sql<(ProofRow & { i: bigint })[]>`
+          select q.i, e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature, e.sequenced_at,
+                 e.sequencer_id, e.sequencer_key_id, e.receipt_hash, e.sequencer_signature, c.commitment_id
+          from unnest(${plainArray(ps.map((p) => p.stream.tenantId))}::uuid[],
+                      ${plainArray(ps.map((p) => p.stream.storeId))}::uuid[],
+                      ${plainArray(ps.map(key))}::text[]) with ordinality as q(t, s, k, i)
+          join lateral (
+            select * from events e where e.tenant_id = q.t and e.store_id = q.s and ${match}) e on true
+          left join lateral (
+            select c.commitment_id, c.sequence_end from commitments c
+            where c.tenant_id = q.t and c.store_id = q.s and c.sequence_start <= e.sequence_number
+            order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number`;
+        for (const row of rows) out[at[Number(row.i) - 1] as number] = row;
+      }),
+    );
+    return out;
+  };
 
   /**
-   * Single-event lookups (one per GetInclusionProof) coalesced: while LOOKUP_QUERIES queries are running, new
-   * lookups wait and then go together in one query of primary-key probes, so a burst of concurrent calls costs a
-   * few round trips instead of one each. A lone call still goes at once.
+   * Single-event lookups (one per GetInclusionProof) coalesced: while LOOKUP_QUERIES probe queries are running,
+   * new lookups wait and then go together, so a burst of concurrent calls costs a few round trips instead of one
+   * each. A lone call still goes at once.
    */
-  let waiting: Lookup[] = [];
+  const waiting: Lookup[] = [];
   let running = 0;
   const lookupRow = (stream: StreamKey, sel: EventSelector): Promise<ProofRow | undefined> =>
     new Promise((resolve, reject) => {
@@ -200,10 +221,9 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
     });
   const pump = (): void => {
     while (running < LOOKUP_QUERIES && waiting.length > 0) {
-      const batch = waiting.slice(0, LOOKUP_BATCH);
-      waiting = waiting.slice(LOOKUP_BATCH);
+      const batch = waiting.splice(0, LOOKUP_BATCH);
       running++;
-      lookupRows(batch)
+      probeRows(batch)
         .then(
           (rows) => {
             for (const [i, l] of batch.entries()) l.resolve(rows[i]);
@@ -218,58 +238,14 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
         });
     }
   };
-  /** The row of each lookup (undefined when there is none), in order: two queries at most, one per selector kind. */
-  const lookupRows = async (batch: readonly Lookup[]): Promise<(ProofRow | undefined)[]> => {
-    const out: (ProofRow | undefined)[] = new Array(batch.length).fill(undefined);
-    const bySeq = batch.flatMap((l, i) =>
-      "sequenceNumber" in l.sel ? [{ l, i, n: l.sel.sequenceNumber }] : [],
-    );
-    const byId = batch.flatMap((l, i) => ("eventId" in l.sel ? [{ l, i, id: l.sel.eventId }] : []));
-    const select = sql`
-      q.i, e.event_id, e.sequence_number, e.event_signing_hash, e.agent_signature, e.sequenced_at, e.sequencer_id,
-      e.sequencer_key_id, e.receipt_hash, e.sequencer_signature, c.commitment_id`;
-    const covering = sql`
-      left join lateral (
-        select c.commitment_id, c.sequence_end from commitments c
-        where c.tenant_id = q.t and c.store_id = q.s and c.sequence_start <= e.sequence_number
-        order by c.sequence_start desc limit 1) c on c.sequence_end >= e.sequence_number`;
-    const queries: Promise<(ProofRow & { i: bigint })[]>[] = [];
-    if (bySeq.length > 0) {
-      queries.push(sql<(ProofRow & { i: bigint })[]>`
-        select ${select}
-        from unnest(${plainArray(bySeq.map((x) => x.l.stream.tenantId))}::uuid[],
-                    ${plainArray(bySeq.map((x) => x.l.stream.storeId))}::uuid[],
-                    ${plainArray(bySeq.map((x) => x.n))}::bigint[]) with ordinality as q(t, s, n, i)
-        join lateral (
-          select * from events e where e.tenant_id = q.t and e.store_id = q.s and e.sequence_number = q.n) e on true
-        ${covering}`);
-    }
-    if (byId.length > 0) {
-      queries.push(sql<(ProofRow & { i: bigint })[]>`
-        select ${select}
-        from unnest(${plainArray(byId.map((x) => x.l.stream.tenantId))}::uuid[],
-                    ${plainArray(byId.map((x) => x.l.stream.storeId))}::uuid[],
-                    ${plainArray(byId.map((x) => x.id))}::uuid[]) with ordinality as q(t, s, id, i)
-        join lateral (
-          select * from events e where e.event_id = q.id and e.tenant_id = q.t and e.store_id = q.s) e on true
-        ${covering}`);
-    }
-    const results = await Promise.all(queries);
-    const groups = [bySeq, byId].filter((g) => g.length > 0);
-    for (const [g, rows] of results.entries()) {
-      const group = groups[g] as { i: number }[];
-      for (const row of rows) out[(group[Number(row.i) - 1] as { i: number }).i] = row;
-    }
-    return out;
-  };
 
   /** Scattered events: their rows, and the trees of their commitments (cached). */
   const inclusionBySlices = async (stream: StreamKey, sequenceNumbers: readonly bigint[]) => {
-    const rows = await proofRows(
-      stream,
-      sql`e.sequence_number = any(${plainArray(sequenceNumbers)}::bigint[])`,
+    const wanted = [...new Set(sequenceNumbers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const rows = await probeRows(wanted.map((n) => ({ stream, sel: { sequenceNumber: n } })));
+    const sealed = rows.filter(
+      (r): r is ProofRow & { commitment_id: string } => r !== undefined && r.commitment_id != null,
     );
-    const sealed = rows.filter((r): r is ProofRow & { commitment_id: string } => r.commitment_id != null);
     const trees = await treesOf(sealed.map((r) => r.commitment_id));
     const groups: { commitment: Commitment; events: SealedEvent[] }[] = [];
     for (const row of sealed) {
