@@ -31,6 +31,7 @@ import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { createSubscriptionHub } from "./app/subscriptionHub.js";
+import { openDatabase } from "./compose/database.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
@@ -39,8 +40,6 @@ import { loadOrCreateDevBootstrapKey } from "./infra/bootstrapAdminKey.js";
 import { createCachedApiKeyLookup } from "./infra/cachedApiKeyLookup.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
 import { createJoseTokenVerifier } from "./infra/joseTokenVerifier.js";
-import { createSql, redactUrl } from "./infra/pg/createSql.js";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "./infra/pg/embeddedPostgres.js";
 import { migrate, readMigrations } from "./infra/pg/migrate.js";
 import { createPgAgentKeyLookup, createPgAgentKeyStore } from "./infra/pg/pgAgentKeyStore.js";
 import { createPgApiKeyStore, findApiKey } from "./infra/pg/pgApiKeyStore.js";
@@ -52,6 +51,7 @@ import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createPgEventReader } from "./infra/pg/pgEventReader.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
+import { StartupError } from "./infra/startupError.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
@@ -93,23 +93,9 @@ export async function startSequencer(
     for (const c of cleanups.reverse()) await c().catch((err) => log.error({ err }, "shutdown step failed"));
   };
   try {
-    let databaseUrl = config.databaseUrl;
-    let embedded: EmbeddedPostgres | undefined;
-    if (databaseUrl === undefined) {
-      const dir = path.resolve(config.dataDir, "pglite");
-      embedded = await startEmbeddedPostgres(dir, config.dbPoolMax + 2);
-      const e = embedded;
-      cleanups.push(() => e.stop());
-      databaseUrl = embedded.url;
-      log.info(
-        { dataDir: dir, url: databaseUrl },
-        "DATABASE_URL is unset: running on an embedded PostgreSQL (PGlite) persisted in the data directory; set DATABASE_URL for production",
-      );
-    } else {
-      log.info({ url: redactUrl(databaseUrl) }, "using PostgreSQL");
-    }
-    const sql: Sql = createSql(databaseUrl, { max: config.dbPoolMax });
-    cleanups.push(() => sql.end({ timeout: 5 }));
+    const database = await openDatabase(config, log);
+    cleanups.push(() => database.stop());
+    const { sql } = database;
 
     if (config.migrateOnStart) {
       const applied = await migrate(sql, await readMigrations(MIGRATIONS_DIR));
@@ -181,12 +167,6 @@ export async function startSequencer(
     });
     await hub.start();
     cleanups.push(() => hub.close());
-    if (embedded !== undefined) {
-      log.info(
-        { pollIntervalMs: config.subscribePollIntervalMs },
-        "embedded PostgreSQL: notifications of other instances' commits may not arrive; subscribers also poll",
-      );
-    }
 
     const clock = { now: () => new Date() };
     const limits = {
@@ -497,7 +477,7 @@ function printHelp(): void {
   const lines = [
     "ves-sequencer: a verifiable event sequencer for VES v1.0",
     "",
-    "Usage: npm start            (or: node --import tsx src/main.ts)",
+    "Usage: npm start            (or: node --import tsx src/main.ts; built: npm run build, then node dist/src/main.js)",
     "",
     "Serves gRPC, Connect and gRPC-Web on one port. Configuration comes from the environment:",
     "",
@@ -513,6 +493,9 @@ function printHelp(): void {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
+
+// Signals closer together than this count as one.
+const SIGNAL_REPEAT_MS = 1000;
 
 async function runFromCli(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -531,16 +514,24 @@ async function runFromCli(): Promise<void> {
   }
   const log = pino({ level: config.logLevel });
   const sequencer = await startSequencer(config, log).catch((err: unknown) => {
-    log.fatal({ err }, "failed to start");
+    if (err instanceof StartupError) {
+      // One line the operator can act on; the stack would only bury it.
+      process.stderr.write(`failed to start: ${err.message}\n`);
+    } else {
+      log.fatal({ err }, "failed to start");
+    }
     process.exit(1);
   });
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt !== undefined) {
+      // A Ctrl-C under `npm start` arrives twice at once (from the terminal and forwarded by npm): only a
+      // signal sent later, by someone who means it, cuts the drain short.
+      if (Date.now() - firstSignalAt < SIGNAL_REPEAT_MS) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     log.info({ signal }, "signal received");
     sequencer.stop().then(
       () => process.exit(0),
