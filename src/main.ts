@@ -1,7 +1,7 @@
 // Composition root: config -> database -> migrations -> identity -> crypto workers -> use cases -> router ->
 // server; signals, drain, shutdown.
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, writeSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -53,7 +53,15 @@ import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequenc
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
 import { StartupError } from "./infra/startupError.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository (or installed package) root: the nearest directory above this module with a package.json,
+ * whether this runs from src/ (tsx) or from dist/src/ (compiled). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+const ROOT = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
 export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }

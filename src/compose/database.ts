@@ -35,7 +35,12 @@ export async function openDatabase(
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
     url = embedded.url;
     log.info(
-      { dataDir: embedded.clusterDir, url: redactUrl(url), created: embedded.created, ms: Date.now() - started },
+      {
+        dataDir: embedded.clusterDir,
+        url: redactUrl(url),
+        created: embedded.created,
+        ms: Date.now() - started,
+      },
       "DATABASE_URL is unset: started an embedded PostgreSQL in the data directory (development only; production needs DATABASE_URL)",
     );
   } else {

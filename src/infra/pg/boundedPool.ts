@@ -34,11 +34,9 @@ export function createPoolGate(bound: PoolBound): PoolGate {
   const queue: Waiter[] = [];
   let running = 0;
   const refuse = (why: string): DomainError =>
-    new DomainError(
-      "unavailable",
-      `the database is saturated (${why}); retry in ${retryAfterMs} ms`,
-      { retryAfterMs },
-    );
+    new DomainError("unavailable", `the database is saturated (${why}); retry in ${retryAfterMs} ms`, {
+      retryAfterMs,
+    });
   return {
     get running() {
       return running;

@@ -59,5 +59,9 @@ export function createSql(url: string, options: SqlOptions): Sql {
   } as postgres.Options<{ bigint: postgres.PostgresType<bigint> }>) as unknown as Sql;
   return options.queue === undefined
     ? sql
-    : boundPool(sql, { max: options.max, queueMax: options.queue.max, queueTimeoutMs: options.queue.timeoutMs });
+    : boundPool(sql, {
+        max: options.max,
+        queueMax: options.queue.max,
+        queueTimeoutMs: options.queue.timeoutMs,
+      });
 }

@@ -177,7 +177,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     child = spawn(
       bin.postgres,
-      ["-D", clusterDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      [
+        "-D",
+        clusterDir,
+        "-p",
+        String(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+      ],
       {
         ...(user ?? {}),
         env: { ...process.env, LC_ALL: "C" },
