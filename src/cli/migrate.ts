@@ -1,6 +1,6 @@
 // npm run migrate: applies pending migrations to DATABASE_URL (or to the embedded database in DATA_DIR).
 import pino from "pino";
-import { openDatabase } from "../compose/database.js";
+import { connectDatabase } from "../compose/database.js";
 import { ConfigError, readConfig } from "../config.js";
 import { migrate, readMigrations } from "../infra/pg/migrate.js";
 import { StartupError } from "../infra/startupError.js";
@@ -24,7 +24,7 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
 
 try {
   const config = readConfig();
-  const db = await openDatabase(config, pino({ level: "warn" }), { max: 1, bounded: false });
+  const db = await connectDatabase(config, pino({ level: "warn" }), { max: 1, bounded: false });
   try {
     const migrations = await readMigrations(MIGRATIONS_DIR);
     const applied = await migrate(db.sql, migrations);

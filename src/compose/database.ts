@@ -1,13 +1,38 @@
 // The database step of the composition root: the embedded PostgreSQL when DATABASE_URL is unset, the pool with
-// its session limits and wait bound, and a start-up wait for the server to answer.
+// its session limits and wait bound, a start-up wait for the server to answer, and the migrations.
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import type { Config } from "../config.js";
 import { createSql, redactUrl } from "../infra/pg/createSql.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../infra/pg/embeddedPostgres.js";
+import { migrate, readMigrations } from "../infra/pg/migrate.js";
 import { waitForDatabase } from "../infra/pg/waitForDatabase.js";
+import type { StopStack } from "./stopStack.js";
 
 export interface Database {
+  readonly sql: Sql;
+  /** True when DATABASE_URL was unset and the embedded PostgreSQL serves this instance. */
+  readonly embedded: boolean;
+}
+
+/** The server's database: connected, migrated (MIGRATE_ON_START), its shutdown registered on `stack`. */
+export async function openDatabase(
+  config: Config,
+  migrationsDir: string,
+  log: Logger,
+  stack: StopStack,
+): Promise<Database> {
+  const connection = await connectDatabase(config, log);
+  stack.defer(() => connection.stop());
+  const { sql } = connection;
+  if (config.migrateOnStart) {
+    const applied = await migrate(sql, await readMigrations(migrationsDir));
+    log.info({ applied }, applied.length === 0 ? "schema is up to date" : "applied migrations");
+  }
+  return { sql, embedded: connection.embedded !== undefined };
+}
+
+export interface DatabaseConnection {
   readonly sql: Sql;
   /** The connection URL without its password. */
   readonly url: string;
@@ -16,18 +41,19 @@ export interface Database {
   stop(): Promise<void>;
 }
 
-export interface OpenDatabaseOptions {
+export interface ConnectDatabaseOptions {
   /** Pool size; default config.dbPoolMax. */
   readonly max?: number;
   /** Refuse work past the wait bound (DB_QUEUE_MAX / DB_QUEUE_TIMEOUT_MS); default true. */
   readonly bounded?: boolean;
 }
 
-export async function openDatabase(
+/** Starts the embedded server if DATABASE_URL is unset, opens the pool, and waits until PostgreSQL answers. */
+export async function connectDatabase(
   config: Config,
   log: Logger,
-  options: OpenDatabaseOptions = {},
-): Promise<Database> {
+  options: ConnectDatabaseOptions = {},
+): Promise<DatabaseConnection> {
   let url = config.databaseUrl;
   let embedded: EmbeddedPostgres | undefined;
   if (url === undefined) {
