@@ -215,9 +215,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
+    const exitedBefore = exited;
     const text = await readLog();
     if (text.includes(READY)) break;
-    if (exited) {
+    if (exitedBefore) {
+      // Read after the exit, so the log holds everything the server wrote.
       process.off("exit", killOnExit);
       throw startFailure(clusterDir, text, port);
     }
