@@ -217,7 +217,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   for (;;) {
     const exitedBefore = exited;
     const text = await readLog();
-    if (text.includes(READY)) break;
+    // The log may be shared with another server on this directory: only this postmaster's line counts.
+    if (text.includes(`[${child.pid}] LOG:  ${READY}`)) break;
     if (exitedBefore) {
       // Read after the exit, so the log holds everything the server wrote.
       process.off("exit", killOnExit);
