@@ -14,6 +14,7 @@ import { migrate, readMigrations } from "../src/infra/pg/migrate.js";
 import { waitForDatabase } from "../src/infra/pg/waitForDatabase.js";
 import { StartupError } from "../src/infra/startupError.js";
 import { MIGRATIONS_DIR, type Sequencer } from "../src/main.js";
+import { createAgent, registerAgent } from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { REPO_ROOT, startTestSequencer, testTransport } from "./support/sequencer.js";
 
@@ -88,29 +89,32 @@ describe("pool sessions", () => {
 });
 
 describe("a bounded wait for pool connections", () => {
-  it("runs at most max operations, lets queueMax wait for queueTimeoutMs, and refuses the rest at once", async () => {
+  it("runs at most max transactions, lets queueMax wait for queueTimeoutMs, and refuses the rest at once", async () => {
     const sql = createSql(db.url, { max: 2, queue: { max: 1, timeoutMs: 300 } });
     try {
       const t0 = Date.now();
-      // postgres.js queries are lazy: execute() sends this one now.
-      const sleeping = [sql`select pg_sleep(1)`.execute(), sql.begin((tx) => tx`select pg_sleep(1)`)];
-      const waiting = refusal(sql`select 1 as waited`);
+      const sleeping = [1, 2].map(() => sql.begin((tx) => tx`select pg_sleep(1)`));
+      const waiting = refusal(sql.begin((tx) => tx`select 1 as waited`));
       await new Promise((r) => setTimeout(r, 50));
-      const refused = (await refusal(sql`select 1 as refused`)) as DomainError;
+      const refused = (await refusal(sql.begin((tx) => tx`select 1 as refused`))) as DomainError;
       expect(Date.now() - t0).toBeLessThan(250);
       expect(refused).toBeInstanceOf(DomainError);
       expect(refused.reason).toBe("unavailable");
-      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBe(1000);
       expect(refused.message).toMatch(
-        /the database is saturated \(2 operations hold all 2 connections and 1/,
+        /the database is saturated \(2 transactions on 2 connections, .* 1 waiting\)/,
       );
       const timedOut = (await waiting) as DomainError;
       expect(timedOut.reason).toBe("unavailable");
       expect(timedOut.message).toMatch(/no connection became free within 300 ms/);
       expect(Date.now() - t0).toBeLessThan(900);
+      // A plain query is admitted (it pipelines) and runs once a connection is free.
+      const [plain] = await sql`select 7 as n`;
+      expect(plain?.n).toBe(7);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
       await Promise.all(sleeping);
-      // Permits come back when the work ends: the pool serves again, and a waiter gets the next free one.
-      const again = await Promise.all([sql`select 1 as n`, sql`select 2 as n`, sql`select 3 as n`]);
+      // Permits come back when the work ends: transactions run again.
+      const again = await Promise.all([1, 2, 3].map((n) => sql.begin((tx) => tx`select ${n}::int as n`)));
       expect(again.map((r) => r[0]?.n)).toEqual([1, 2, 3]);
     } finally {
       await sql.end({ timeout: 1 });
@@ -137,14 +141,13 @@ describe("a bounded wait for pool connections", () => {
 
     it("answers UNAVAILABLE with a retry hint promptly while both connections are held", async () => {
       const keys = createClient(KeyRegistryService, testTransport(server.url));
-      const tenantId = crypto.randomUUID();
       const reserved = await holder.reserve();
       let blocked: Promise<unknown>[] = [];
       try {
         await reserved`begin`;
         await reserved`lock table agent_keys in access exclusive mode`;
-        // Two calls take the pool's two connections and wait on the lock.
-        blocked = [1, 2].map(() => keys.listAgentKeys({ tenantId, agentId: crypto.randomUUID() }));
+        // Two registrations (transactions) take the pool's two connections and wait on the lock.
+        blocked = [1, 2].map(() => registerAgent(keys, createAgent()));
         const deadline = Date.now() + 10_000;
         for (;;) {
           const [row] = await holder`select count(*)::int as n from pg_stat_activity
@@ -154,9 +157,7 @@ describe("a bounded wait for pool connections", () => {
           await new Promise((r) => setTimeout(r, 20));
         }
         const t0 = Date.now();
-        const err = ConnectError.from(
-          await refusal(keys.listAgentKeys({ tenantId, agentId: crypto.randomUUID() })),
-        );
+        const err = ConnectError.from(await refusal(registerAgent(keys, createAgent())));
         const ms = Date.now() - t0;
         expect(err.code).toBe(Code.Unavailable);
         expect(err.rawMessage).toMatch(/the database is saturated/);
