@@ -146,7 +146,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "DB_QUEUE_MAX",
     default: "256",
     description:
-      "database operations that may wait for a pool connection; past it new work fails at once with UNAVAILABLE and a retry hint",
+      "database operations that may wait for a pool connection (DB_POOL_MAX transactions and 8 x DB_POOL_MAX operations run at once); past it new work fails at once with UNAVAILABLE and a retry hint",
   },
   {
     name: "DB_QUEUE_TIMEOUT_MS",
