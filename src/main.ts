@@ -31,6 +31,12 @@ import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { createSubscriptionHub } from "./app/subscriptionHub.js";
+import {
+  databaseReady,
+  registerStandardServices,
+  STANDARD_SERVICES,
+  sequencerKeyRoutes,
+} from "./compose/standardSurface.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
@@ -65,6 +71,7 @@ export const SERVICES: readonly DescService[] = [
   KeyRegistryService,
   ApiKeyService,
   ProofService,
+  ...STANDARD_SERVICES,
 ];
 // Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
 const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
@@ -353,6 +360,11 @@ export async function startSequencer(
             random: (n) => new Uint8Array(randomBytes(n)),
           }),
         );
+        registerStandardServices(router, {
+          services: SERVICES,
+          ready: databaseReady(sql),
+          shutdown: shutdown.signal,
+        });
         const unlisted = router.handlers
           .filter((h) => !SERVICES.includes(h.service))
           .map((h) => h.service.typeName);
@@ -386,6 +398,7 @@ export async function startSequencer(
             contentType: metrics.registry.contentType,
             body: await metrics.registry.metrics(),
           }),
+          ...sequencerKeyRoutes(identity.sequencerId, signingKeys),
         },
         log,
       ),
