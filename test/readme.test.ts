@@ -38,7 +38,7 @@ interface Block {
 }
 
 /** Every ```sh block with the line it starts on and the `<!-- readme-test: … -->` marker before it. */
-export function shellBlocks(markdown: string): Block[] {
+function shellBlocks(markdown: string): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split("\n");
   for (let i = 0; i < lines.length; i++) {

@@ -1,4 +1,4 @@
-// The access policy of every RPC and HTTP route (ves-protocol.md §3.3, §16.9): the permission it needs and
+// The access policy of every RPC and HTTP route (docs/protocol.md §3.3, §16.9): the permission it needs and
 // what it touches (tenants, stores, agents), read from the request. FAILS CLOSED: a method or route without an
 // entry here is denied, and the server refuses to start when a registered RPC has none. Adding an RPC means
 // adding one line below.
