@@ -63,7 +63,6 @@ it("registers a key, streams events, verifies every receipt and a sealed proof (
 describe("options", () => {
   it.each([
     [["--events", "abc"], /--events expected an integer >= 2, got "abc"/],
-    [["--tenant", "not-a-uuid"], /--tenant expected a UUID, got "not-a-uuid"/],
     [["--bogus"], /Unknown option '--bogus'/],
   ])("%j exits 2 with a message naming the option", async (args, message) => {
     const { code, err } = await demo(args);
