@@ -31,6 +31,7 @@ import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { createSubscriptionHub } from "./app/subscriptionHub.js";
+import { connectionLimits } from "./compose/connectionLimits.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
@@ -304,7 +305,8 @@ export async function startSequencer(
           SequencerService,
           createSequencerService({
             deps,
-            admission: createAdmission(config.maxConcurrentBatches),
+            admission: createAdmission(config.maxConcurrentBatches, config.maxConcurrentBatchesPerTenant),
+            appendIdleTimeoutMs: config.appendIdleTimeoutMs,
             log,
             shutdown: shutdown.signal,
             serverVersion: SERVER_VERSION,
@@ -390,6 +392,7 @@ export async function startSequencer(
         log,
       ),
       onSocketError: (err) => log.debug({ err }, "client socket error"),
+      connections: connectionLimits(config, log),
     });
     const address = await server.listen(config.port, config.host);
     const url = `http://${address.address}:${address.port}`;
