@@ -16,8 +16,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   api: ["app", "domain", "crypto", "gen"],
   client: ["domain", "crypto", "gen"],
   cli: ["*"],
+  compose: ["*"], // the composition root's steps, used only by main.ts
   root: ["*"], // main.ts, config.ts: the composition root
-  compose: ["*"], // named wiring steps of the composition root
 };
 
 function files(dir: string): string[] {
