@@ -31,6 +31,8 @@ export interface Config {
   readonly keepAliveIntervalMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly dbPoolMax: number;
+  /** A new database connection that is not ready within this long fails (UNAVAILABLE) and is retried. */
+  readonly dbConnectTimeoutMs: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
@@ -158,15 +160,21 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   {
     name: "KEEPALIVE_INTERVAL_MS",
-    default: "30000",
+    default: "60000",
     description: "how often the server pings each HTTP/2 client (0 = never)",
   },
   {
     name: "KEEPALIVE_TIMEOUT_MS",
-    default: "10000",
+    default: "20000",
     description: "a client that does not answer a ping within this long is disconnected",
   },
   { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
+  {
+    name: "DB_CONNECT_TIMEOUT_MS",
+    default: "5000",
+    description:
+      "a new PostgreSQL connection not ready within this long fails; the calls waiting for it get UNAVAILABLE",
+  },
   {
     name: "CRYPTO_WORKERS",
     default: "(number of CPUs)",
@@ -368,9 +376,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int(env, "MAX_CONNECTIONS", 1024, 0, 1_000_000),
     connectionIdleTimeoutMs: int(env, "CONNECTION_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
     appendIdleTimeoutMs: int(env, "APPEND_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
-    keepAliveIntervalMs: int(env, "KEEPALIVE_INTERVAL_MS", 30_000, 0, 86_400_000),
-    keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 10_000, 1, 3_600_000),
+    keepAliveIntervalMs: int(env, "KEEPALIVE_INTERVAL_MS", 60_000, 0, 86_400_000),
+    keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 20_000, 1, 3_600_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
+    dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),

@@ -19,7 +19,8 @@ import { createTempCluster, hasPostgresBinaries, type TempCluster } from "./supp
 
 const identity = testIdentity();
 const sequencerKey = sodiumEd25519.getPublicKey(Buffer.from(identity.SEQUENCER_SIGNING_KEY, "hex"));
-const CALL_TIMEOUT_MS = 4_000;
+// Deadlines generous for a loaded machine; a connection attempt gives up much sooner (DB_CONNECT_TIMEOUT_MS).
+const CALL_TIMEOUT_MS = 6_000;
 const WRITERS = 3;
 const ROUNDS = 3;
 
@@ -39,6 +40,7 @@ beforeAll(async () => {
     AUTH_CACHE_TTL_MS: "60000",
     COMMIT_FEED_CHECK_MS: "300",
     COMMIT_POLL_MS: "200",
+    DB_CONNECT_TIMEOUT_MS: "1500",
   });
 }, 60_000);
 
