@@ -29,6 +29,7 @@ import { createPgAuditLogReader } from "../infra/pg/pgAuditLog.js";
 import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
 import type { Auth } from "./auth.js";
 import type { Commitments } from "./commitments.js";
+import { connectionLimits } from "./connectionLimits.js";
 import type { ReadSide } from "./readSide.js";
 import {
   databaseReady,
@@ -94,7 +95,8 @@ export function createTransports(parts: TransportParts): Server {
         SequencerService,
         createSequencerService({
           deps: parts.append,
-          admission: createAdmission(config.maxConcurrentBatches),
+          admission: createAdmission(config.maxConcurrentBatches, config.maxConcurrentBatchesPerTenant),
+          appendIdleTimeoutMs: config.appendIdleTimeoutMs,
           log,
           shutdown,
           serverVersion: parts.serverVersion,
@@ -172,5 +174,6 @@ export function createTransports(parts: TransportParts): Server {
       log,
     ),
     onSocketError: (err) => log.debug({ err }, "client socket error"),
+    connections: connectionLimits(config, log),
   });
 }
