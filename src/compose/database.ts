@@ -75,6 +75,7 @@ export async function connectDatabase(
   const max = options.max ?? config.dbPoolMax;
   const sql = createSql(url, {
     max,
+    connectTimeoutSeconds: config.dbConnectTimeoutMs / 1000,
     statementTimeoutMs: config.dbStatementTimeoutMs,
     lockTimeoutMs: config.dbLockTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
