@@ -73,6 +73,20 @@ describe("readConfig", () => {
       expect(() => readConfig({ ...base, BOOTSTRAP_ADMIN_API_KEY: "has space" })).toThrow(/no whitespace/);
     });
 
+    it("reads METRICS_API_KEY: 32 characters in production, no whitespace, not the bootstrap admin key", () => {
+      expect(readConfig(base).auth.metricsApiKey).toBeUndefined();
+      expect(readConfig({ ...production, METRICS_API_KEY: "m".repeat(32) }).auth.metricsApiKey).toBe(
+        "m".repeat(32),
+      );
+      expect(() => readConfig({ ...production, METRICS_API_KEY: "m".repeat(31) })).toThrow(
+        "METRICS_API_KEY expected at least 32 characters in production, got 31",
+      );
+      expect(() => readConfig({ ...base, METRICS_API_KEY: "has space" })).toThrow(/no whitespace/);
+      expect(() =>
+        readConfig({ ...base, METRICS_API_KEY: "same-key", BOOTSTRAP_ADMIN_API_KEY: "same-key" }),
+      ).toThrow(/a credential of its own/);
+    });
+
     it("bounds the cache lifetime", () => {
       expect(readConfig({ ...base, AUTH_CACHE_TTL_MS: "0" }).auth.cacheTtlMs).toBe(0);
       expect(() => readConfig({ ...base, AUTH_CACHE_TTL_MS: "600000" })).toThrow(

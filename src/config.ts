@@ -57,6 +57,8 @@ export interface AuthConfig {
   readonly jwtAudience: string;
   /** Undefined: none (in development one is generated into DATA_DIR at start-up). */
   readonly bootstrapAdminKey: string | undefined;
+  /** The operator's scraper credential: GET /metrics and nothing else. Undefined: none. */
+  readonly metricsApiKey: string | undefined;
   /** Lifetime of cached API-key lookups: the bound on a revocation's delay if a notification is lost. */
   readonly cacheTtlMs: number;
 }
@@ -148,6 +150,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "JWT_SECRET",
     default: "(unset: bearer tokens refused)",
     description: "HS256 secret for JWT bearer tokens; at least 32 bytes in production",
+  },
+  {
+    name: "METRICS_API_KEY",
+    default: "(unset)",
+    description:
+      "a credential for Prometheus scrapers: reads GET /metrics and nothing else; at least 32 characters in production",
   },
   { name: "JWT_ISSUER", default: "ves-sequencer", description: "the iss every JWT must carry" },
   { name: "JWT_AUDIENCE", default: "ves-api", description: "the aud every JWT must carry" },
@@ -376,12 +384,28 @@ function readAuthConfig(env: NodeJS.ProcessEnv, mode: Environment, rawEnv: strin
   if (bootstrap !== undefined && /\s/.test(bootstrap)) {
     throw new ConfigError("BOOTSTRAP_ADMIN_API_KEY expected no whitespace (it is sent in a header)");
   }
+  const metrics =
+    env.METRICS_API_KEY === undefined || env.METRICS_API_KEY === "" ? undefined : env.METRICS_API_KEY;
+  if (metrics !== undefined && mode === "production" && metrics.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `METRICS_API_KEY expected at least ${MIN_SECRET_BYTES} characters in production, got ${metrics.length}`,
+    );
+  }
+  if (metrics !== undefined && /\s/.test(metrics)) {
+    throw new ConfigError("METRICS_API_KEY expected no whitespace (it is sent in a header)");
+  }
+  if (metrics !== undefined && metrics === bootstrap) {
+    throw new ConfigError(
+      "METRICS_API_KEY expected a credential of its own, got the same value as BOOTSTRAP_ADMIN_API_KEY",
+    );
+  }
   return {
     mode: authMode,
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER === undefined || env.JWT_ISSUER === "" ? "ves-sequencer" : env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE === undefined || env.JWT_AUDIENCE === "" ? "ves-api" : env.JWT_AUDIENCE,
     bootstrapAdminKey: bootstrap,
+    metricsApiKey: metrics,
     cacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 1000, 0, 60_000),
   };
 }

@@ -285,7 +285,13 @@ async function run(): Promise<number> {
     case "api-key create": {
       const permissions = list("scopes").map((s) => {
         const p = PERMISSIONS[s];
-        if (p === undefined) throw new UsageError(`--scopes expected read, write or admin, got ${s}`);
+        if (p === undefined) {
+          throw new UsageError(
+            s === "metrics"
+              ? "--scopes expected read, write or admin, got metrics: the metrics scope belongs to no tenant; give scrapers the server's METRICS_API_KEY"
+              : `--scopes expected read, write or admin, got ${s}`,
+          );
+        }
         return p;
       });
       if (permissions.length === 0) throw new UsageError("--scopes is required (read, write, admin)");
