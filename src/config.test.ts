@@ -19,6 +19,10 @@ describe("readConfig", () => {
     expect(() => readConfig({ ...base, SEQUENCER_SIGNING_KEY: "abc" })).toThrow(
       /SEQUENCER_SIGNING_KEY expected 64 hex characters or base64 of 32 bytes, got 3 characters/,
     );
+    expect(() => readConfig({ ...base, LOG_FORMAT: "text" })).toThrow(
+      'LOG_FORMAT expected auto, json or pretty, got "text"',
+    );
+    expect(readConfig({ ...base, LOG_FORMAT: "pretty" }).logFormat).toBe("pretty");
   });
 
   it("refuses production without a pinned identity, and counts unknown environments as production", () => {

@@ -23,6 +23,8 @@ export interface Config {
   readonly dbPoolMax: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** auto: human-readable lines in development on a terminal, JSON lines otherwise. */
+  readonly logFormat: "auto" | "json" | "pretty";
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
   /** Live events one subscriber may have queued before it falls back to reading the log. */
@@ -132,6 +134,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "worker threads for Ed25519 and hashing",
   },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
+  {
+    name: "LOG_FORMAT",
+    default: "auto",
+    description:
+      "auto: human-readable lines when SEQUENCER_ENV=development and stdout is a terminal, JSON lines otherwise; json or pretty force one",
+  },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
   {
@@ -299,6 +307,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL expected fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const logFormat = env.LOG_FORMAT === undefined || env.LOG_FORMAT === "" ? "auto" : env.LOG_FORMAT;
+  if (logFormat !== "auto" && logFormat !== "json" && logFormat !== "pretty") {
+    throw new ConfigError(`LOG_FORMAT expected auto, json or pretty, got ${JSON.stringify(logFormat)}`);
+  }
   const auth = readAuthConfig(env, mode, rawEnv);
   const databaseUrl =
     env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
@@ -332,6 +344,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
+    logFormat,
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
     subscriberBufferEvents: int(env, "SUBSCRIBER_BUFFER_EVENTS", 4096, 1, 10_000_000),

@@ -37,6 +37,7 @@ import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.
 import { READ_LIMITS } from "./domain/limits.js";
 import { loadOrCreateDevBootstrapKey } from "./infra/bootstrapAdminKey.js";
 import { createCachedApiKeyLookup } from "./infra/cachedApiKeyLookup.js";
+import { chooseLogFormat, createLogger } from "./infra/createLogger.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
 import { createJoseTokenVerifier } from "./infra/joseTokenVerifier.js";
 import { createSql, redactUrl } from "./infra/pg/createSql.js";
@@ -530,7 +531,11 @@ async function runFromCli(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  const log = createLogger({
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, config.env, process.stdout.isTTY === true),
+    colorize: process.stdout.isTTY === true,
+  });
   const sequencer = await startSequencer(config, log).catch((err: unknown) => {
     log.fatal({ err }, "failed to start");
     process.exit(1);
