@@ -25,6 +25,8 @@ export interface Config {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** auto: human-readable lines in development on a terminal, JSON lines otherwise. */
   readonly logFormat: "auto" | "json" | "pretty";
+  /** Export OpenTelemetry traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set, OTEL_SDK_DISABLED not true). */
+  readonly otelTracing: boolean;
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
   /** Live events one subscriber may have queued before it falls back to reading the log. */
@@ -139,6 +141,22 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: "auto",
     description:
       "auto: human-readable lines when SEQUENCER_ENV=development and stdout is a terminal, JSON lines otherwise; json or pretty force one",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: "(unset: no tracing)",
+    description:
+      "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): one span per RPC and per sequencing transaction; the standard OTEL_* variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, _HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*)",
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "(ves-sequencer)",
+    description: "service.name of the exported spans",
+  },
+  {
+    name: "OTEL_SDK_DISABLED",
+    default: "false",
+    description: "true turns tracing off even with an endpoint set",
   },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
@@ -311,6 +329,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (logFormat !== "auto" && logFormat !== "json" && logFormat !== "pretty") {
     throw new ConfigError(`LOG_FORMAT expected auto, json or pretty, got ${JSON.stringify(logFormat)}`);
   }
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || "";
+  const otelDisabled = bool(env, "OTEL_SDK_DISABLED", false);
   const auth = readAuthConfig(env, mode, rawEnv);
   const databaseUrl =
     env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
@@ -345,6 +365,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
     logFormat,
+    otelTracing: otlpEndpoint !== "" && !otelDisabled && env.OTEL_TRACES_EXPORTER !== "none",
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
     subscriberBufferEvents: int(env, "SUBSCRIBER_BUFFER_EVENTS", 4096, 1, 10_000_000),

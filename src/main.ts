@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Tracer } from "@opentelemetry/api";
 import pino, { type Logger } from "pino";
 import type { Sql } from "postgres";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
@@ -24,6 +25,7 @@ import { POLICY_TABLE, requirePolicies } from "./api/policies.js";
 import { createProofService } from "./api/proofService.js";
 import { createSequencerService } from "./api/sequencerService.js";
 import { createServer } from "./api/server.js";
+import { tracingInterceptor } from "./api/tracing.js";
 import type { AuthenticateDeps } from "./app/authenticate.js";
 import { createCommitmentWatch } from "./app/commitmentWatch.js";
 import { startCommitmentWorker } from "./app/commitmentWorker.js";
@@ -53,6 +55,7 @@ import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createPgEventReader } from "./infra/pg/pgEventReader.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
+import { createSequencingTracer, startOtlpTracing, type Tracing } from "./infra/tracing.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
@@ -85,15 +88,24 @@ export interface Sequencer {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Trace with this tracer (tests); unset: an OTLP exporter when config.otelTracing, else no tracing. */
+  readonly tracer?: Tracer;
+}
+
 export async function startSequencer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
+  options: StartOptions = {},
 ): Promise<Sequencer> {
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch((err) => log.error({ err }, "shutdown step failed"));
   };
   try {
+    const tracing = startTracing(config, log, options);
+    // Registered first, so it stops last: the spans of the last calls are exported.
+    if (tracing !== undefined) cleanups.push(() => tracing.shutdown());
     let databaseUrl = config.databaseUrl;
     let embedded: EmbeddedPostgres | undefined;
     if (databaseUrl === undefined) {
@@ -210,6 +222,7 @@ export async function startSequencer(
       clock,
       sha256: nativeSha256,
       limits,
+      tracer: tracing === undefined ? undefined : createSequencingTracer(tracing.tracer),
     };
     const auth = await startAuth(config, sql, clock, log);
     cleanups.push(() => auth.stop());
@@ -298,8 +311,13 @@ export async function startSequencer(
         log,
         metrics,
         readMaxBytes: config.maxMessageBytes,
+        tracer: tracing?.tracer,
       }),
-      interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
+      interceptors: [
+        ...(tracing === undefined ? [] : [tracingInterceptor(tracing.tracer)]),
+        errorInterceptor(log, metrics),
+        authInterceptor(auth.gate, POLICY_TABLE),
+      ],
       routes: requirePolicies((router) => {
         router.service(
           SequencerService,
@@ -421,6 +439,17 @@ export async function startSequencer(
     await cleanup();
     throw err;
   }
+}
+
+/** The tracer given, or OTLP export when configured, or none (then nothing on any path is traced). */
+function startTracing(config: Config, log: Logger, options: StartOptions): Tracing | undefined {
+  if (options.tracer !== undefined) return { tracer: options.tracer, shutdown: async () => {} };
+  if (!config.otelTracing) return undefined;
+  const tracing = startOtlpTracing(SERVER_VERSION, (message) =>
+    log.warn({ detail: message }, "exporting traces failed (OTLP); spans are being dropped"),
+  );
+  log.info("tracing: exporting spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT)");
+  return tracing;
 }
 
 interface Auth {

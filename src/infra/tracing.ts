@@ -1,0 +1,103 @@
+// OpenTelemetry tracing: the OTLP/HTTP export started when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is
+// set, honouring the standard OTEL_* variables (exporter endpoint, headers, timeout; OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES; OTEL_TRACES_SAMPLER and its argument; OTEL_BSP_* batching), and the adapter that turns
+// the app's SequencingTracer port into one span per sequencing transaction. When tracing is off none of this runs:
+// no interceptor, no tracer in the use case, no per-event work.
+import { DiagLogLevel, diag, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
+import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type { SequencingTracer } from "../app/ports.js";
+import { DomainError } from "../domain/errors.js";
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /** Exports the spans still queued, then stops. */
+  shutdown(): Promise<void>;
+}
+
+/** Where the exporter's own failures (an unreachable collector) go; at most one line a minute. */
+export type TracingWarn = (message: string) => void;
+
+const WARN_EVERY_MS = 60_000;
+
+/**
+ * Starts exporting spans over OTLP/HTTP (JSON) to the collector the OTEL_EXPORTER_OTLP_* variables name, and
+ * registers the provider globally (W3C trace context propagation, AsyncLocalStorage context).
+ */
+export function startOtlpTracing(serviceVersion: string, warn: TracingWarn): Tracing {
+  let lastWarning = 0;
+  diag.setLogger(
+    {
+      error: (message) => {
+        if (Date.now() - lastWarning < WARN_EVERY_MS) return;
+        lastWarning = Date.now();
+        warn(message);
+      },
+      warn: () => {},
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    DiagLogLevel.ERROR,
+  );
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "ves-sequencer", "service.version": serviceVersion }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({
+    resource,
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+  });
+  provider.register();
+  return {
+    tracer: provider.getTracer("ves-sequencer", serviceVersion),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+/**
+ * One span per sequencing transaction, a child of the RPC's span: "sequence batch" with the stream, the batch's
+ * event count, what the transaction did (accepted, replayed, rejected, the new head) and its retries.
+ */
+export function createSequencingTracer(tracer: Tracer): SequencingTracer {
+  return {
+    start(stream, events) {
+      const span = tracer.startSpan("sequence batch", {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          "ves.tenant_id": stream.tenantId,
+          "ves.store_id": stream.storeId,
+          "ves.batch.events": events,
+        },
+      });
+      return {
+        retry(err) {
+          span.addEvent("retry", {
+            "ves.reason": err instanceof DomainError ? err.reason : "unknown",
+          });
+        },
+        end(result, err) {
+          if (result !== undefined) {
+            span.setAttributes({
+              "ves.outcome": "committed",
+              "ves.batch.accepted": result.accepted,
+              "ves.batch.replayed": result.replayed,
+              "ves.batch.rejected": result.rejected,
+              "ves.stream.head": result.head.toString(),
+            });
+          } else {
+            const reason = err instanceof DomainError ? err.reason : "internal";
+            span.setAttributes({ "ves.outcome": "failed", "ves.error.reason": reason });
+            span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+          }
+          span.end();
+        },
+      };
+    },
+  };
+}
