@@ -73,3 +73,21 @@ it("exports spans over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, flushed on stop
   );
   expect(new Set(serviceNames)).toEqual(new Set(["ves-under-test"]));
 });
+
+it("a collector that is down holds up a stop by about two seconds at most", async () => {
+  // Port 9 (discard) on loopback: nothing listens, every export is refused and retried.
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:9";
+  try {
+    const server = await startTestSequencer(db.url, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
+    await createClient(SequencerService, testTransport(server.url)).getHead({
+      tenantId: crypto.randomUUID(),
+      storeId: crypto.randomUUID(),
+    });
+    const started = performance.now();
+    await server.stop();
+    // Without the bound, the exporter's retries held the stop for about 9 s.
+    expect(performance.now() - started).toBeLessThan(5000);
+  } finally {
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  }
+}, 30_000);

@@ -17,7 +17,7 @@ import { DomainError } from "../domain/errors.js";
 
 export interface Tracing {
   readonly tracer: Tracer;
-  /** Exports the spans still queued, then stops. */
+  /** Exports the spans still queued (for at most a few seconds: a collector that is down must not hold up a stop), then stops. */
   shutdown(): Promise<void>;
 }
 
@@ -25,6 +25,8 @@ export interface Tracing {
 export type TracingWarn = (message: string) => void;
 
 const WARN_EVERY_MS = 60_000;
+/** How long a stop waits for the last spans to be exported. */
+const FLUSH_ON_STOP_MS = 2000;
 
 /**
  * Starts exporting spans over OTLP/HTTP (JSON) to the collector the OTEL_EXPORTER_OTLP_* variables name, and
@@ -56,7 +58,17 @@ export function startOtlpTracing(serviceVersion: string, warn: TracingWarn): Tra
   provider.register();
   return {
     tracer: provider.getTracer("ves-sequencer", serviceVersion),
-    shutdown: () => provider.shutdown(),
+    async shutdown() {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), FLUSH_ON_STOP_MS);
+      });
+      const result = await Promise.race([provider.shutdown(), gaveUp]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        warn(`the last spans were not exported within ${FLUSH_ON_STOP_MS} ms of stopping; dropped`);
+      }
+    },
   };
 }
 
