@@ -53,7 +53,8 @@ ${COMMON}`,
   "api-key create": `npm run admin -- api-key create --tenant UUID --scopes read,write[,admin] [options]
 
   --tenant UUID        the tenant the key belongs to
-  --scopes LIST        comma-separated: read, write, admin (admin includes read and write)
+  --scopes LIST        comma-separated: read, write, admin (admin includes read and write); scrapers of
+                       /metrics use the server's METRICS_API_KEY instead
   --stores LIST        comma-separated store UUIDs the key is limited to (default: every store)
   --agent UUID         bind the key to one agent: it may only append that agent's events
   --rate-limit N       requests per second, also the burst (default: no limit)
