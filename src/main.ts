@@ -24,7 +24,7 @@ import { createPgAgentKeyLookup } from "./infra/pg/pgAgentKeyStore.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
-import { createSequencingTracer } from "./infra/tracing.js";
+import { createSequencingTracer } from "./infra/sequencingTracer.js";
 
 export { SERVICES } from "./compose/transports.js";
 
@@ -59,7 +59,7 @@ export async function startSequencer(
 ): Promise<Sequencer> {
   const stack = createStopStack(log);
   try {
-    const tracer = startTracing(config, options.tracer, SERVER_VERSION, log, stack);
+    const tracer = await startTracing(config, options.tracer, SERVER_VERSION, log, stack);
     const { sql } = await openDatabase(config, MIGRATIONS_DIR, log, stack);
 
     const ed25519 = serverEd25519();

@@ -3,18 +3,19 @@
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { startOtlpTracing } from "../infra/tracing.js";
 import type { StopStack } from "./stopStack.js";
 
-export function startTracing(
+export async function startTracing(
   config: Config,
   given: Tracer | undefined,
   serviceVersion: string,
   log: Logger,
   stack: StopStack,
-): Tracer | undefined {
+): Promise<Tracer | undefined> {
   if (given !== undefined) return given;
   if (!config.otelTracing) return undefined;
+  // Imported only now: the SDK and the exporter cost about half a second of start-up.
+  const { startOtlpTracing } = await import("../infra/tracing.js");
   const tracing = startOtlpTracing(serviceVersion, (detail) =>
     log.warn({ detail }, "exporting traces over OTLP failed; spans are dropped"),
   );

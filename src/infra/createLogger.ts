@@ -1,8 +1,11 @@
 // The server's logger: pino's JSON lines (one structured event per line) wherever a machine reads the output, and
 // pino-pretty's human-readable lines on a developer's terminal. The JSON path is plain pino, written from the
 // main thread as before: no transport worker, no formatting cost.
+import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
-import { build as prettyStream } from "pino-pretty";
+
+// Loaded only when pretty lines are chosen.
+const require = createRequire(import.meta.url);
 
 export type LogFormat = "json" | "pretty";
 
@@ -29,7 +32,8 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions): Logger {
   if (opts.format === "json") return pino({ level: opts.level });
   // Synchronous: a line logged just before the process exits (a failed start) is not lost.
-  const stream = prettyStream({
+  const { build } = require("pino-pretty") as typeof import("pino-pretty");
+  const stream = build({
     colorize: opts.colorize,
     sync: true,
     translateTime: "SYS:HH:MM:ss.l",

@@ -1,9 +1,8 @@
-// OpenTelemetry tracing: the OTLP/HTTP export started when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is
-// set, honouring the standard OTEL_* variables (exporter endpoint, headers, timeout; OTEL_SERVICE_NAME and
-// OTEL_RESOURCE_ATTRIBUTES; OTEL_TRACES_SAMPLER and its argument; OTEL_BSP_* batching), and the adapter that turns
-// the app's SequencingTracer port into one span per sequencing transaction. When tracing is off none of this runs:
-// no interceptor, no tracer in the use case, no per-event work.
-import { DiagLogLevel, diag, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+// OpenTelemetry's OTLP/HTTP export, started when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set,
+// honouring the standard OTEL_* variables (exporter endpoint, headers, timeout; OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES; OTEL_TRACES_SAMPLER and its argument; OTEL_BSP_* batching). Loaded only when tracing is
+// on (the SDK and the exporter take about half a second to import).
+import { DiagLogLevel, diag, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import {
   defaultResource,
@@ -12,8 +11,6 @@ import {
   resourceFromAttributes,
 } from "@opentelemetry/resources";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import type { SequencingTracer } from "../app/ports.js";
-import { DomainError } from "../domain/errors.js";
 
 export interface Tracing {
   readonly tracer: Tracer;
@@ -68,48 +65,6 @@ export function startOtlpTracing(serviceVersion: string, warn: TracingWarn): Tra
       if (result === "timeout") {
         warn(`the last spans were not exported within ${FLUSH_ON_STOP_MS} ms of stopping; dropped`);
       }
-    },
-  };
-}
-
-/**
- * One span per sequencing transaction, a child of the RPC's span: "sequence batch" with the stream, the batch's
- * event count, what the transaction did (accepted, replayed, rejected, the new head) and its retries.
- */
-export function createSequencingTracer(tracer: Tracer): SequencingTracer {
-  return {
-    start(stream, events) {
-      const span = tracer.startSpan("sequence batch", {
-        kind: SpanKind.INTERNAL,
-        attributes: {
-          "ves.tenant_id": stream.tenantId,
-          "ves.store_id": stream.storeId,
-          "ves.batch.events": events,
-        },
-      });
-      return {
-        retry(err) {
-          span.addEvent("retry", {
-            "ves.reason": err instanceof DomainError ? err.reason : "unknown",
-          });
-        },
-        end(result, err) {
-          if (result !== undefined) {
-            span.setAttributes({
-              "ves.outcome": "committed",
-              "ves.batch.accepted": result.accepted,
-              "ves.batch.replayed": result.replayed,
-              "ves.batch.rejected": result.rejected,
-              "ves.stream.head": result.head.toString(),
-            });
-          } else {
-            const reason = err instanceof DomainError ? err.reason : "internal";
-            span.setAttributes({ "ves.outcome": "failed", "ves.error.reason": reason });
-            span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
-          }
-          span.end();
-        },
-      };
     },
   };
 }
