@@ -113,6 +113,25 @@ describe("append", () => {
     expect(await countEvents(agent)).toBe(1);
   });
 
+  it("rejects another tenant's event_id without naming that tenant's stream", async () => {
+    const owner = await newAgent();
+    const intruder = await newAgent();
+    const taken = owner.event();
+    await append([signedEventToProto(taken)]);
+    const result = await append([signedEventToProto(intruder.event({ eventId: taken.eventId }))]);
+    const rejection = rejectionOf(result, 0);
+    expect(rejection.reason).toBe(RejectionReason.EVENT_ID_CONFLICT);
+    expect(rejection.message).toBe(`"event_id" ${taken.eventId} is already used`);
+    for (const text of [rejection.message, rejection.expected, rejection.actual]) {
+      expect(text).not.toContain(owner.tenantId);
+      expect(text).not.toContain(owner.storeId);
+    }
+    // In the caller's own stream the difference is still explained.
+    const own = await append([signedEventToProto(owner.event({ eventId: taken.eventId }))]);
+    expect(rejectionOf(own, 0).message).toMatch(/is already used: its signed contents differ/);
+    expect(await countEvents(intruder)).toBe(0);
+  });
+
   it("rejects an event_id repeated inside one batch, keeping the first", async () => {
     const agent = await newAgent();
     const e = signedEventToProto(agent.event());
