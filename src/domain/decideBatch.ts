@@ -199,8 +199,9 @@ export function decideBatch(
       rejectWith(
         reject(
           "version_conflict",
-          `"base_version" expected the entity's current version ${current}, got ${e.baseVersion}`,
-          { field: "base_version", expected: `${current}`, actual: `${e.baseVersion}` },
+          `"base_version" ${e.baseVersion} does not match the entity's current version ${current}`,
+          // As the reference: expected = the client's base_version, actual = the entity's current version.
+          { field: "base_version", expected: `${e.baseVersion}`, actual: `${current}` },
         ),
       );
       continue;
