@@ -15,13 +15,15 @@ import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "./api/admission.js";
 import { createApiKeyService } from "./api/apiKeyService.js";
 import { createAuthGate } from "./api/authGate.js";
+import { mapDecodeFailures } from "./api/decodeFailures.js";
 import { createGrpcUnaryHandler, unaryRoutes } from "./api/grpcUnary.js";
 import { createHttpRoutes } from "./api/httpRoutes.js";
-import { authInterceptor, errorInterceptor } from "./api/interceptors.js";
+import { authInterceptor, errorInterceptor, rpcFailure } from "./api/interceptors.js";
 import { createKeyRegistryService } from "./api/keyRegistryService.js";
 import { createMetrics } from "./api/metrics.js";
 import { POLICY_TABLE, requirePolicies } from "./api/policies.js";
 import { createProofService } from "./api/proofService.js";
+import { requestDomainInterceptor } from "./api/requestDomain.js";
 import { createSequencerService } from "./api/sequencerService.js";
 import { createServer } from "./api/server.js";
 import type { AuthenticateDeps } from "./app/authenticate.js";
@@ -298,67 +300,74 @@ export async function startSequencer(
         metrics,
         readMaxBytes: config.maxMessageBytes,
       }),
-      interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
-      routes: requirePolicies((router) => {
-        router.service(
-          SequencerService,
-          createSequencerService({
-            deps,
-            admission: createAdmission(config.maxConcurrentBatches),
-            log,
-            shutdown: shutdown.signal,
-            serverVersion: SERVER_VERSION,
-            signingKeys,
-            onBatch: (o, ms) => metrics.recordBatch(o, ms),
-            receiptUpgrades: {
-              deps: proofDeps,
-              watch,
+      interceptors: [
+        errorInterceptor(log, metrics),
+        authInterceptor(auth.gate, POLICY_TABLE),
+        requestDomainInterceptor(),
+      ],
+      routes: mapDecodeFailures(
+        (method) => rpcFailure(log, metrics, method, randomUUID()),
+        requirePolicies((router) => {
+          router.service(
+            SequencerService,
+            createSequencerService({
+              deps,
+              admission: createAdmission(config.maxConcurrentBatches),
               log,
               shutdown: shutdown.signal,
-              maxPending: RECEIPT_UPGRADES_MAX_PENDING,
-              drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
-              onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
-            },
-            read: {
-              reader,
-              hub,
-              shutdown: shutdown.signal,
-              subscribe: {
-                maxLagEvents: config.subscriberMaxLagEvents,
-                heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
-                heartbeatMinMs: config.subscribeHeartbeatMinMs,
+              serverVersion: SERVER_VERSION,
+              signingKeys,
+              onBatch: (o, ms) => metrics.recordBatch(o, ms),
+              receiptUpgrades: {
+                deps: proofDeps,
+                watch,
+                log,
+                shutdown: shutdown.signal,
+                maxPending: RECEIPT_UPGRADES_MAX_PENDING,
+                drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
+                onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
               },
-              onDelivered: (n) => metrics.deliveredEvents.inc(n),
-            },
-          }),
-        );
-        router.service(ProofService, proofService);
-        router.service(
-          KeyRegistryService,
-          createKeyRegistryService({
-            store: createPgAgentKeyStore(sql, nativeSha256),
-            audit: createPgAuditLogReader(sql),
-            clock,
-            sha256: nativeSha256,
-            ed25519,
-          }),
-        );
-        router.service(
-          ApiKeyService,
-          createApiKeyService({
-            store: createPgApiKeyStore(sql, nativeSha256),
-            lookup: auth.apiKeys,
-            clock,
-            sha256: nativeSha256,
-            random: (n) => new Uint8Array(randomBytes(n)),
-          }),
-        );
-        const unlisted = router.handlers
-          .filter((h) => !SERVICES.includes(h.service))
-          .map((h) => h.service.typeName);
-        if (unlisted.length > 0)
-          throw new Error(`add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/main.ts`);
-      }),
+              read: {
+                reader,
+                hub,
+                shutdown: shutdown.signal,
+                subscribe: {
+                  maxLagEvents: config.subscriberMaxLagEvents,
+                  heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
+                  heartbeatMinMs: config.subscribeHeartbeatMinMs,
+                },
+                onDelivered: (n) => metrics.deliveredEvents.inc(n),
+              },
+            }),
+          );
+          router.service(ProofService, proofService);
+          router.service(
+            KeyRegistryService,
+            createKeyRegistryService({
+              store: createPgAgentKeyStore(sql, nativeSha256),
+              audit: createPgAuditLogReader(sql),
+              clock,
+              sha256: nativeSha256,
+              ed25519,
+            }),
+          );
+          router.service(
+            ApiKeyService,
+            createApiKeyService({
+              store: createPgApiKeyStore(sql, nativeSha256),
+              lookup: auth.apiKeys,
+              clock,
+              sha256: nativeSha256,
+              random: (n) => new Uint8Array(randomBytes(n)),
+            }),
+          );
+          const unlisted = router.handlers
+            .filter((h) => !SERVICES.includes(h.service))
+            .map((h) => h.service.typeName);
+          if (unlisted.length > 0)
+            throw new Error(`add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/main.ts`);
+        }),
+      ),
       httpRoutes: createHttpRoutes(
         auth.gate,
         POLICY_TABLE,
