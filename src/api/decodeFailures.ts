@@ -2,7 +2,7 @@
 // protobuf message INTERNAL "parse binary: …" (streaming requests are decoded later, inside the interceptors,
 // where errors.ts already maps it). This wraps each unary handler of a router and rewrites that one answer, on
 // the gRPC and Connect protocols, into the INVALID_ARGUMENT the rest of the API gives for bad input.
-import { Code, type ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type {
   UniversalHandler,
   UniversalServerRequest,
@@ -61,7 +61,7 @@ async function mapConnect(
   const bytes = await readAll(res.body);
   let err: ConnectError | undefined;
   try {
-    err = errorFromJsonBytes(bytes, undefined, undefined as unknown as ConnectError);
+    err = errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown));
   } catch {
     err = undefined;
   }
