@@ -305,6 +305,25 @@ describe("undecodable requests", () => {
     }
   });
 
+  it("answers INVALID_ARGUMENT on gRPC-Web (it was INTERNAL)", async () => {
+    const framed = Uint8Array.from([0, 0, 0, 0, garbage.length, ...garbage]);
+    for (const path of [
+      "/ves.sequencer.v1.SequencerService/GetHead",
+      "/ves.sequencer.v1.ProofService/GetCommitment",
+    ]) {
+      const res = await post(
+        path,
+        { "content-type": "application/grpc-web+proto", authorization: `ApiKey ${TEST_ADMIN_KEY}` },
+        framed,
+      );
+      expect(res.status).toBe(200);
+      // One trailer envelope: flag 0x80, length, then "grpc-status: 3\r\n…".
+      expect(res.body.charCodeAt(0)).toBe(0x80);
+      expect(res.body).toMatch(/grpc-status: 3\r\n/);
+      expect(decodeURIComponent(res.body)).toMatch(/expected protobuf binary of its RPC's request type/);
+    }
+  });
+
   it("answers INVALID_ARGUMENT on gRPC through connect and through the lean unary path", async () => {
     const framed = Uint8Array.from([0, 0, 0, 0, garbage.length, ...garbage]);
     // GetHead is connect's; GetCommitment is served by grpcUnary.ts.

@@ -14,7 +14,11 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
@@ -30,7 +34,7 @@ import { startTestSequencer, TEST_ADMIN_KEY, withCredential } from "./support/se
 
 const SERVICES: DescService[] = [SequencerService, KeyRegistryService, ApiKeyService, ProofService];
 /** Runs per transport; the file stays well under 30 s on the shared 2-core machine. */
-const RUNS = { grpc: 160, connect: 100, connectJson: 100, raw: 120, ingest: 40 };
+const RUNS = { grpc: 160, connect: 100, connectJson: 100, grpcWeb: 60, raw: 120, ingest: 40 };
 const STREAM_MS = 100;
 
 let db: TestDatabase;
@@ -38,7 +42,7 @@ let server: Sequencer;
 let agent: TestAgent;
 /** The ingest property's own stream: calls of the RPC fuzz still in flight never write to it. */
 let ingestAgent: TestAgent;
-const transports = {} as Record<"grpc" | "connect" | "connectJson", Transport>;
+const transports = {} as Record<"grpc" | "connect" | "connectJson" | "grpcWeb", Transport>;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -52,6 +56,7 @@ beforeAll(async () => {
     useBinaryFormat: false,
     interceptors,
   });
+  transports.grpcWeb = createGrpcWebTransport({ baseUrl: server.url, httpVersion: "2", interceptors });
   agent = createAgent();
   ingestAgent = createAgent();
   await registerAgent(createClient(KeyRegistryService, transports.grpc), agent);
@@ -323,7 +328,7 @@ const requestArb = fc
   .constantFrom(...METHODS)
   .chain((method) => message(method.input, 0).map((init) => ({ method, init })));
 
-describe.each(["grpc", "connect", "connectJson"] as const)("fuzzing every RPC over %s", (name) => {
+describe.each(["grpc", "connect", "connectJson", "grpcWeb"] as const)("fuzzing every RPC over %s", (name) => {
   it("never answers INTERNAL and the server keeps serving", async () => {
     const codes = new Map<string, number>();
     await fc.assert(
@@ -368,7 +373,11 @@ describe("fuzzing undecodable bodies", () => {
       req.on("trailers", (t) => {
         grpc = String(t["grpc-status"] ?? grpc);
       });
-      req.on("data", () => {});
+      req.on("data", (d: Buffer) => {
+        // gRPC-Web: the status is in the trailer envelope at the end of the body.
+        const m = /grpc-status: (\d+)/.exec(d.toString("latin1"));
+        if (m !== null) grpc = m[1] as string;
+      });
       req.on("end", () => {
         session.close();
         resolve({ status, grpc });
@@ -378,26 +387,27 @@ describe("fuzzing undecodable bodies", () => {
     });
   }
 
-  it("never answers INTERNAL or HTTP 500 to random bytes, over gRPC and the Connect protocol", async () => {
+  it("never answers INTERNAL or HTTP 500 to random bytes, over gRPC, gRPC-Web and the Connect protocol", async () => {
     const unary = METHODS.filter((m) => m.methodKind === "unary");
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...unary),
         fc.uint8Array({ maxLength: 64 }),
-        fc.boolean(),
-        async (method, body, grpc) => {
+        fc.constantFrom("application/grpc", "application/grpc-web+proto", "application/proto"),
+        async (method, body, contentType) => {
           const path = `/${method.parent.typeName}/${method.name}`;
-          if (grpc) {
-            const framed = new Uint8Array(5 + body.length);
-            new DataView(framed.buffer).setUint32(1, body.length);
-            framed.set(body, 5);
-            const res = await post(path, "application/grpc", framed);
-            expect(res.grpc, path).not.toBe(String(Code.Internal));
-            expect(res.grpc, path).not.toBe(String(Code.Unknown));
-          } else {
-            const res = await post(path, "application/proto", body);
+          if (contentType === "application/proto") {
+            const res = await post(path, contentType, body);
             expect(res.status, path).not.toBe(500);
+            return;
           }
+          const framed = new Uint8Array(5 + body.length);
+          new DataView(framed.buffer).setUint32(1, body.length);
+          framed.set(body, 5);
+          const res = await post(path, contentType, framed);
+          expect(res.status, path).toBe(200);
+          expect(res.grpc, path).not.toBe(String(Code.Internal));
+          expect(res.grpc, path).not.toBe(String(Code.Unknown));
         },
       ),
       { numRuns: RUNS.raw },

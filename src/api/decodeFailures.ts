@@ -1,16 +1,17 @@
 // connect-es decodes a unary request before any interceptor runs, and answers bytes that are not the request's
 // protobuf message INTERNAL "parse binary: …" (streaming requests are decoded later, inside the interceptors,
 // where errors.ts already maps it). This wraps each unary handler of a router and rewrites that one answer, on
-// the gRPC and Connect protocols, into the INVALID_ARGUMENT the rest of the API gives for bad input.
+// the gRPC, gRPC-Web and Connect protocols, into the INVALID_ARGUMENT the rest of the API gives for bad input.
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type {
   UniversalHandler,
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { createAsyncIterable, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 
 /** Maps a failure of `method` to its answer (interceptors.ts rpcFailure: mapped, counted, logged). */
 export type FailureMapper = (method: string) => (err: unknown) => ConnectError;
@@ -52,6 +53,35 @@ function mapGrpc(
   };
 }
 
+/** gRPC-Web: the status is a trailer envelope in the body; a request that failed to decode has nothing else. */
+function mapGrpcWeb(
+  res: UniversalServerResponse,
+  fail: (err: unknown) => ConnectError,
+): UniversalServerResponse {
+  const body = res.body;
+  if (body === undefined || body instanceof Uint8Array) return res;
+  const fix = (chunk: Uint8Array): Uint8Array => {
+    if (chunk.length < 5 || chunk[0] !== trailerFlag) return chunk;
+    const length = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength).getUint32(1);
+    if (length !== chunk.length - 5) return chunk;
+    const err = findTrailerError(trailerParse(chunk.subarray(5)));
+    if (!isDecodeFailure(err)) return chunk;
+    const trailer = new Headers();
+    setTrailerStatus(trailer, fail(err));
+    return encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+  };
+  return {
+    ...res,
+    body: (async function* () {
+      let first = true;
+      for await (const chunk of body) {
+        yield first ? fix(chunk) : chunk;
+        first = false;
+      }
+    })(),
+  };
+}
+
 /** Connect unary: the error is the JSON body of an HTTP 500. */
 async function mapConnect(
   res: UniversalServerResponse,
@@ -78,8 +108,8 @@ function wrap(handler: UniversalHandler, mapper: FailureMapper): UniversalHandle
   const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     const res = await handler(req);
     const type = req.header.get("content-type") ?? "";
-    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web"))
-      return mapGrpc(res, fail);
+    if (type.startsWith("application/grpc-web")) return mapGrpcWeb(res, fail);
+    if (type.startsWith("application/grpc")) return mapGrpc(res, fail);
     if (handler.protocolNames.includes("connect")) return mapConnect(res, fail);
     return res;
   };
