@@ -1,4 +1,4 @@
-// Limits the sequencer enforces on batches and events (ves-protocol.md §1.1, §1.2).
+// Limits the sequencer enforces on batches and events (docs/protocol.md §1.1, §1.2).
 
 export interface Limits {
   /** Events per batch (upstream MAX_EVENTS_PER_BATCH, default 1000). */
@@ -18,6 +18,12 @@ export const STRING_LIMITS = {
 } as const;
 
 export const MAX_BATCH_ID_BYTES = 128;
+
+/**
+ * Bytes of an event's created_at. RFC 3339 date-times are about 20-35 bytes; the grammar allows a fraction
+ * of any length, and without a bound a multi-megabyte string would be stored and sent to every reader.
+ */
+export const MAX_CREATED_AT_BYTES = 64;
 
 /** Bounds of the read API (PullEvents, GetEntityHistory, Subscribe). */
 export const READ_LIMITS = {
