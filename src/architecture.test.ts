@@ -17,6 +17,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   client: ["domain", "crypto", "gen"],
   cli: ["*"],
   root: ["*"], // main.ts, config.ts: the composition root
+  compose: ["*"], // the composition root's named steps
 };
 
 function files(dir: string): string[] {

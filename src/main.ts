@@ -31,6 +31,7 @@ import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { createSubscriptionHub } from "./app/subscriptionHub.js";
+import { startDatabaseReads } from "./compose/database.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
@@ -47,9 +48,7 @@ import { createPgApiKeyStore, findApiKey } from "./infra/pg/pgApiKeyStore.js";
 import { createPgAuditLogReader } from "./infra/pg/pgAuditLog.js";
 import { listenAuthChanges } from "./infra/pg/pgAuthChanges.js";
 import { createPgCommitFeed } from "./infra/pg/pgCommitFeed.js";
-import { createPgCommitmentStore } from "./infra/pg/pgCommitmentStore.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
-import { createPgEventReader } from "./infra/pg/pgEventReader.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
 
@@ -147,7 +146,10 @@ export async function startSequencer(
     cleanups.push(() => pool.close());
 
     const metrics = createMetrics();
-    const reader = createPgEventReader(sql);
+    // Reads that may lag (PullEvents, GetEntityHistory, Subscribe catch-up, proofs) go to DATABASE_READ_URLS.
+    const reads = await startDatabaseReads(sql, config, metrics, log);
+    cleanups.push(() => reads.stop());
+    const reader = reads.primaryReader;
     let lastTailWarning = 0;
     const hub = createSubscriptionHub({
       reader,
@@ -217,7 +219,7 @@ export async function startSequencer(
 
     // Commitments: the worker seals, the watch tells Append streams with receipt upgrades what was sealed.
     const proofDeps: ProofDeps = {
-      commitments: createPgCommitmentStore(sql, { treeCacheBytes: config.proofTreeCacheBytes }),
+      commitments: reads.primaryCommitments,
       sha256: nativeSha256,
     };
     const watch = createCommitmentWatch(proofDeps.commitments, {
@@ -285,7 +287,7 @@ export async function startSequencer(
     }
 
     const proofService = createProofService({
-      deps: proofDeps,
+      deps: { ...proofDeps, commitments: reads.commitments },
       crypto: { sha256: nativeSha256, ed25519 },
       signingKeys,
     });
@@ -320,7 +322,7 @@ export async function startSequencer(
               onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
             },
             read: {
-              reader,
+              reader: reads.reader,
               hub,
               shutdown: shutdown.signal,
               subscribe: {

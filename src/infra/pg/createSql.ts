@@ -8,10 +8,18 @@ export interface SqlOptions {
   readonly max: number;
   readonly applicationName?: string;
   readonly onnotice?: (notice: postgres.Notice) => void;
+  /** postgres.js connect_timeout (default 30 s). */
+  readonly connectTimeoutSeconds?: number;
 }
 
 /** Strips credentials from a connection URL so it can be logged. */
 export function redactUrl(url: string): string {
+  const hosts = url.slice(url.indexOf("://") + 3).split(/[/?]/)[0] ?? "";
+  if (hosts.includes(",")) {
+    // Several hosts: WHATWG URL cannot parse it; drop the user info instead.
+    const at = hosts.lastIndexOf("@");
+    return at < 0 ? url : url.replace(hosts, `***@${hosts.slice(at + 1)}`);
+  }
   try {
     const u = new URL(url);
     if (u.password !== "") u.password = "***";
@@ -21,20 +29,41 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The hosts of a connection URL, in order: one, or several for failover
+ * (`postgres://h1:5432,h2:5432/db?target_session_attrs=read-write`, which WHATWG URL cannot parse).
+ */
+export function urlHosts(url: string): { host: string; port: number }[] {
+  const afterScheme = url.slice(url.indexOf("://") + 3);
+  const authority = decodeURIComponent(afterScheme.split(/[/?]/)[0] ?? "");
+  const hostList = authority.slice(authority.lastIndexOf("@") + 1);
+  return hostList.split(",").map((h) => {
+    const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(h);
+    const host = m?.[1] === undefined || m[1] === "" ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, "");
+    return { host, port: m?.[2] === undefined ? 5432 : Number(m[2]) };
+  });
+}
+
 export function createSql(url: string, options: SqlOptions): Sql {
-  const u = new URL(url);
-  const host = u.hostname === "" ? "127.0.0.1" : u.hostname;
-  const port = u.port === "" ? 5432 : Number(u.port);
+  const hosts = urlHosts(url);
+  const unixSocket = hosts.some((h) => h.host.startsWith("/"));
+  // With several hosts each new connection tries the next one; postgres.js's target_session_attrs check then
+  // drops a connection to the wrong kind of server (a standby, for read-write) and the next host is tried.
+  let next = 0;
   return postgres(url, {
     max: options.max,
     types: { bigint: postgres.BigInt },
     connection: { application_name: options.applicationName ?? "ves-sequencer" },
     onnotice: options.onnotice ?? (() => {}),
+    ...(options.connectTimeoutSeconds === undefined
+      ? {}
+      : { connect_timeout: options.connectTimeoutSeconds }),
     // postgres.js leaves Nagle on; small pipelined messages would then wait for delayed ACKs.
-    socket: host.startsWith("/")
+    socket: unixSocket
       ? undefined
       : async () => {
-          const s = net.connect({ host, port, noDelay: true });
+          const target = hosts[next++ % hosts.length] as { host: string; port: number };
+          const s = net.connect({ host: target.host, port: target.port, noDelay: true });
           await once(s, "connect");
           return s;
         },
