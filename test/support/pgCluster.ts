@@ -75,7 +75,10 @@ export interface PgNode {
 }
 
 export interface PgClusterOptions {
-  /** synchronous_standby_names on the primary, e.g. '*' or 'FIRST 1 (standby1)'; unset: asynchronous. */
+  /**
+   * synchronous_standby_names on the primary, e.g. '*' or 'FIRST 1 (standby1)', set once the first standby runs
+   * (ALTER SYSTEM; standbys do not inherit it); unset: asynchronous.
+   */
   readonly synchronousStandbyNames?: string;
   /** synchronous_commit on the primary: on (default) or remote_apply. */
   readonly synchronousCommit?: "on" | "remote_apply" | "remote_write" | "local" | "off";
@@ -111,9 +114,6 @@ function baseConf(port: number, sockDir: string, opts: PgClusterOptions): string
     "fsync = on",
     "log_min_messages = warning",
     "logging_collector = off",
-    ...(opts.synchronousStandbyNames === undefined
-      ? []
-      : [`synchronous_standby_names = '${opts.synchronousStandbyNames.replace(/'/g, "''")}'`]),
     ...(opts.synchronousCommit === undefined ? [] : [`synchronous_commit = ${opts.synchronousCommit}`]),
     ...(opts.extraConf ?? []),
   ];
@@ -273,6 +273,14 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
         chownToPostgres(autoConf);
         await node.start();
         standbys.push(node);
+        if (opts.synchronousStandbyNames !== undefined) {
+          // Only now: a synchronous primary without its standby would hold every commit (initdb's included).
+          await primary.admin.unsafe(
+            `alter system set synchronous_standby_names = '${opts.synchronousStandbyNames.replace(/'/g, "''")}'`,
+          );
+          await primary.admin`select pg_reload_conf()`;
+          await cluster.waitForReplay();
+        }
         return node;
       },
       async waitForReplay(timeoutMs = 10_000) {

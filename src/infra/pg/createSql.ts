@@ -47,8 +47,8 @@ export function urlHosts(url: string): { host: string; port: number }[] {
 export function createSql(url: string, options: SqlOptions): Sql {
   const hosts = urlHosts(url);
   const unixSocket = hosts.some((h) => h.host.startsWith("/"));
-  // With several hosts each new connection tries the next one; postgres.js's target_session_attrs check then
-  // drops a connection to the wrong kind of server (a standby, for read-write) and the next host is tried.
+  // With several hosts each new connection tries the next one that accepts; postgres.js's target_session_attrs
+  // check then drops a connection to the wrong kind of server (a standby, for "primary") and reconnects.
   let next = 0;
   return postgres(url, {
     max: options.max,
@@ -62,10 +62,21 @@ export function createSql(url: string, options: SqlOptions): Sql {
     socket: unixSocket
       ? undefined
       : async () => {
-          const target = hosts[next++ % hosts.length] as { host: string; port: number };
-          const s = net.connect({ host: target.host, port: target.port, noDelay: true });
-          await once(s, "connect");
-          return s;
+          // Each connection starts at the next host and moves on past those that refuse (a dead primary).
+          const first = next++;
+          let lastError: unknown;
+          for (let k = 0; k < hosts.length; k++) {
+            const target = hosts[(first + k) % hosts.length] as { host: string; port: number };
+            const s = net.connect({ host: target.host, port: target.port, noDelay: true });
+            try {
+              await once(s, "connect");
+              return s;
+            } catch (err) {
+              s.destroy();
+              lastError = err;
+            }
+          }
+          throw lastError;
         },
   } as postgres.Options<{ bigint: postgres.PostgresType<bigint> }>) as unknown as Sql;
 }
