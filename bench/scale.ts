@@ -7,9 +7,7 @@
 //
 //   npm run bench -- scale [--peak-events 80000] [--streams 4] [--paced-seconds 8] [--catchup 2] [--live 4]
 import { readdirSync, readFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { createSql } from "../src/infra/pg/createSql.js";
@@ -19,39 +17,43 @@ import { runPacedDriver } from "./pacedDriver.js";
 import { createRawAppendClient } from "./rawAppend.js";
 import { type BenchStream, makeStream, percentile, prepare, registerStreams } from "./signedBatches.js";
 import { createRawSubscribeClient } from "./subscribeClient.js";
-import { BENCH_ADMIN_KEY, benchTransport, progress, settle, spawnServer } from "./support.js";
+import {
+  BENCH_ADMIN_KEY,
+  benchArgs,
+  benchMachine,
+  benchTransport,
+  progress,
+  settle,
+  spawnServer,
+} from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "scale"),
-  options: {
-    "peak-events": { type: "string", default: "80000" },
-    streams: { type: "string", default: "4" },
-    batch: { type: "string", default: "500" },
-    "paced-batch": { type: "string", default: "100" },
-    "paced-seconds": { type: "string", default: "8" },
-    catchup: { type: "string", default: "2" },
-    live: { type: "string", default: "4" },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "scale",
+  "Paced ingest at half the peak on a primary while subscribers read from the primary, then from a hot standby (its own PostgreSQL 15 primary and standby, initdb and pg_basebackup into a temp dir).",
+  {
+    "peak-events": {
+      type: "string",
+      default: "80000",
+      help: "events of the peak phase; also what catch-up subscribers read",
+    },
+    streams: { type: "string", default: "4", help: "Append streams" },
+    batch: { type: "string", default: "500", help: "events per batch at the peak" },
+    "paced-batch": { type: "string", default: "100", help: "events per batch when paced" },
+    "paced-seconds": {
+      type: "string",
+      default: "8",
+      help: "length of each paced phase at half the peak rate",
+    },
+    catchup: {
+      type: "string",
+      default: "2",
+      help: "subscribers reading the peak streams from sequence 1, over and over",
+    },
+    live: { type: "string", default: "4", help: "subscribers following the paced streams live" },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- scale [options]",
-      "  --peak-events N    events of the peak phase; also what catch-up subscribers read (default 80000)",
-      "  --streams N        Append streams (default 4)",
-      "  --batch N          events per batch at the peak (default 500)",
-      "  --paced-batch N    events per batch when paced (default 100)",
-      "  --paced-seconds S  length of each paced phase at half the peak rate (default 8)",
-      "  --catchup N        subscribers reading the peak streams from sequence 1, over and over (default 2)",
-      "  --live N           subscribers following the paced streams live (default 4)",
-      "Starts its own PostgreSQL 15 primary and hot standby (initdb, pg_basebackup) in a temp dir.",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const PEAK_EVENTS = Number(args["peak-events"]);
+process.stderr.write(`machine: ${JSON.stringify(benchMachine())}\n`);
 const STREAMS = Number(args.streams);
 const BATCH = Number(args.batch);
 const PACED_BATCH = Number(args["paced-batch"]);
@@ -310,10 +312,7 @@ try {
       liveSubscribers: LIVE,
     },
     machine: {
-      cpus: os.availableParallelism(),
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      memGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
+      ...benchMachine(),
       note: "primary, standby, three sequencer processes and the bench client share this machine",
     },
     database:

@@ -16,8 +16,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   api: ["app", "domain", "crypto", "gen"],
   client: ["domain", "crypto", "gen"],
   cli: ["*"],
+  compose: ["*"], // the composition root's steps, used only by main.ts
   root: ["*"], // main.ts, config.ts: the composition root
-  compose: ["*"], // the composition root's named steps
 };
 
 function files(dir: string): string[] {

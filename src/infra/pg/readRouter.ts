@@ -229,8 +229,12 @@ export function createReadRouter(opts: ReadRouterOptions): ReadRouter {
     entityEvents: (s, t, id, range) => countPrimary(primary.reader.entityEvents(s, t, id, range)),
   };
 
-  /** Runs `fn` on the replica, or on the primary when the replica fails. */
+  /**
+   * Runs `fn` on the replica, or on the primary when the replica fails or has left the rotation since the
+   * reader was bound to it (a long subscription outlives a replica's health).
+   */
   const onReplica = async <T>(r: Replica, fn: () => Promise<T>, fallback: () => Promise<T>): Promise<T> => {
+    if (!r.inRotation) return fallback();
     observer.read?.(r.source.name);
     try {
       return await fn();
@@ -259,6 +263,7 @@ export function createReadRouter(opts: ReadRouterOptions): ReadRouter {
         () => primaryReader.heads(s),
       ),
     async read(s, range, f) {
+      if (!r.inRotation) return primaryReader.read(s, range, f);
       let ready: boolean;
       try {
         ready = await caughtUp(r, s, range.to);
