@@ -3,7 +3,16 @@
 // tests run as root. Promote, pause and resume replay, SIGKILL; destroy() stops and removes everything. Never
 // touches the machine's own cluster.
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -39,6 +48,21 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Pids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
 }
 
 function chownToPostgres(p: string): void {
@@ -152,11 +176,14 @@ function makeNode(name: string, dir: string, port: number): PgNode {
       const pidFile = path.join(dataDir, "postmaster.pid");
       if (!existsSync(pidFile)) return;
       const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-      // The postmaster's children die with it (they watch its pipe); kill the whole process group to be sure.
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
+      // The postmaster and every child at once, as when the machine dies (children left alone would notice the
+      // postmaster's death on their own, but not at the same instant).
+      for (const target of [pid, ...childrenOf(pid)]) {
+        try {
+          process.kill(target, "SIGKILL");
+        } catch {
+          // already gone
+        }
       }
       for (let i = 0; i < 100; i++) {
         try {
