@@ -2,6 +2,7 @@
 // gRPC unary path, and the one-port server in front of them.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
@@ -21,6 +22,7 @@ import { createProofService } from "../api/proofService.js";
 import { requestDomainInterceptor } from "../api/requestDomain.js";
 import { createSequencerService } from "../api/sequencerService.js";
 import { createServer, type Server } from "../api/server.js";
+import { tracingInterceptor } from "../api/tracing.js";
 import type { AppendDeps, ProofDeps } from "../app/ports.js";
 import type { Config } from "../config.js";
 import type { Ed25519 } from "../crypto/ed25519.js";
@@ -69,6 +71,8 @@ export interface TransportParts {
   /** Aborted when shutdown starts: streams stop reading and end after answering what they read. */
   readonly shutdown: AbortSignal;
   readonly serverVersion: string;
+  /** Unset: RPCs are not traced (no interceptor, nothing on the lean path). */
+  readonly tracer: Tracer | undefined;
 }
 
 export function createTransports(parts: TransportParts): Server {
@@ -92,8 +96,10 @@ export function createTransports(parts: TransportParts): Server {
       log,
       metrics,
       readMaxBytes: config.maxMessageBytes,
+      tracer: parts.tracer,
     }),
     interceptors: [
+      ...(parts.tracer === undefined ? [] : [tracingInterceptor(parts.tracer)]),
       errorInterceptor(log, metrics),
       authInterceptor(auth.gate, POLICY_TABLE),
       requestDomainInterceptor(),
