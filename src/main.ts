@@ -31,6 +31,7 @@ import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps, ProofDeps } from "./app/ports.js";
 import { createRateLimiter } from "./app/rateLimiter.js";
 import { createSubscriptionHub } from "./app/subscriptionHub.js";
+import { type Anchoring, startAnchoring } from "./compose/anchoring.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { utf8 } from "./crypto/bytes.js";
 import { constantTimeEqual, nativeSha256, serverEd25519 } from "./crypto/native.js";
@@ -282,6 +283,20 @@ export async function startSequencer(
       );
       // Registered after the pool, so it stops (finishing the seal in flight) before the pool closes.
       cleanups.push(() => worker.stop());
+    }
+
+    // Anchoring (off unless configured): its worker stops before the pool closes.
+    let anchoring: Anchoring | undefined;
+    if (config.anchor !== undefined) {
+      const a = await startAnchoring(config.anchor, {
+        sql,
+        databaseUrl,
+        log,
+        registry: metrics.registry,
+        dataDir: config.dataDir,
+      });
+      anchoring = a;
+      cleanups.push(() => a.stop());
     }
 
     const proofService = createProofService({

@@ -51,3 +51,193 @@ export function toAnchorInput(
     newStateRoot: hex32(c.newStateRoot),
   };
 }
+
+export type AnchorStatus = "submitted" | "included" | "final";
+
+/** A commitment's anchoring transaction as recorded. */
+export interface AnchorRecord {
+  readonly commitmentId: string;
+  readonly tenantId: string;
+  readonly storeId: string;
+  readonly sequenceEnd: bigint;
+  readonly status: AnchorStatus;
+  readonly txHash: Hex32;
+  readonly blockNumber: bigint | undefined;
+  readonly blockHash: Hex32 | undefined;
+  readonly submittedAt: Date;
+}
+
+/** What the chain says about one transaction, read by the worker. */
+export interface TxObservation {
+  /** Undefined: no receipt (pending, dropped, or reorged out). */
+  readonly receipt:
+    | { readonly status: "success" | "reverted"; readonly blockNumber: bigint; readonly blockHash: Hex32 }
+    | undefined;
+  /** The canonical block hash at the receipt's block number (undefined when there is no such block). */
+  readonly canonicalHash: Hex32 | undefined;
+  /** The node still knows the transaction (in its pool or a block). */
+  readonly known: boolean;
+  /** The chain's latest block number. */
+  readonly head: bigint;
+}
+
+export type TxVerdict =
+  | { readonly kind: "pending" }
+  | {
+      readonly kind: "included";
+      readonly blockNumber: bigint;
+      readonly blockHash: Hex32;
+      readonly depth: bigint;
+    }
+  | {
+      readonly kind: "final";
+      readonly blockNumber: bigint;
+      readonly blockHash: Hex32;
+      readonly depth: bigint;
+    }
+  /** Its block left the canonical chain, or an included transaction lost its receipt: anchor again. */
+  | { readonly kind: "reorged" }
+  /** Never mined and the node forgot it: anchor again. */
+  | { readonly kind: "vanished" }
+  | { readonly kind: "reverted"; readonly blockNumber: bigint };
+
+/**
+ * Where a recorded anchoring transaction stands. Finality is block depth (the receipt's block and
+ * `confirmations - 1` blocks on top of it), never wall-clock time. A submitted transaction that the node no
+ * longer knows is given `vanishAfterMs` from its submission before it counts as gone.
+ */
+export function judgeAnchorTx(
+  record: Pick<AnchorRecord, "status" | "submittedAt">,
+  seen: TxObservation,
+  confirmations: number,
+  now: Date,
+  vanishAfterMs: number,
+): TxVerdict {
+  const r = seen.receipt;
+  if (r === undefined) {
+    if (record.status !== "submitted") return { kind: "reorged" };
+    if (seen.known) return { kind: "pending" };
+    return now.getTime() - record.submittedAt.getTime() >= vanishAfterMs
+      ? { kind: "vanished" }
+      : { kind: "pending" };
+  }
+  if (seen.canonicalHash === undefined || seen.canonicalHash.toLowerCase() !== r.blockHash.toLowerCase()) {
+    return { kind: "reorged" };
+  }
+  if (r.status === "reverted") return { kind: "reverted", blockNumber: r.blockNumber };
+  const depth = seen.head >= r.blockNumber ? seen.head - r.blockNumber + 1n : 0n;
+  return depth >= BigInt(Math.max(1, confirmations))
+    ? { kind: "final", blockNumber: r.blockNumber, blockHash: r.blockHash, depth }
+    : { kind: "included", blockNumber: r.blockNumber, blockHash: r.blockHash, depth };
+}
+
+/** A stream's last anchored commitment on chain, and a lookup of its anchored commitments by end. */
+export interface OnChainCommitment {
+  readonly sequenceStart: bigint;
+  readonly sequenceEnd: bigint;
+  readonly merkleRoot: Hex32;
+  readonly newStateRoot: Hex32;
+  readonly blockNumber: bigint;
+}
+
+export type StreamPlan =
+  | {
+      readonly kind: "plan";
+      /** Already on chain with the same roots (a lost receipt, a crash after sending): record, never re-send. */
+      readonly onChain: readonly { readonly commitment: Commitment; readonly anchored: OnChainCommitment }[];
+      /** To send, in chain order, each starting at the previous end + 1 after the chain's last end. */
+      readonly toSend: readonly Commitment[];
+    }
+  | { readonly kind: "conflict"; readonly message: string };
+
+/**
+ * Decides what to do with a stream's unanchored commitments (in chain order) given the contract's state:
+ * record the ones the chain already holds (same roots), send the ones after the chain's last end, and refuse
+ * to go on when the chain holds something else (another writer, or a chain reset under a final anchor).
+ */
+export function planStreamAnchors(
+  commitments: readonly Commitment[],
+  chainEnd: bigint,
+  anchoredAt: ReadonlyMap<bigint, OnChainCommitment>,
+): StreamPlan {
+  const onChain: { commitment: Commitment; anchored: OnChainCommitment }[] = [];
+  const toSend: Commitment[] = [];
+  let expectStart: bigint | undefined;
+  for (const c of commitments) {
+    const at = `stream ${c.tenantId}/${c.storeId}, commitment ${c.sequenceStart}..${c.sequenceEnd}`;
+    if (c.sequenceEnd <= chainEnd) {
+      const a = anchoredAt.get(c.sequenceEnd);
+      if (a === undefined || a.sequenceStart !== c.sequenceStart) {
+        return { kind: "conflict", message: `${at}: the contract holds no commitment with this range` };
+      }
+      if (a.merkleRoot !== hex32(c.merkleRoot) || a.newStateRoot !== hex32(c.newStateRoot)) {
+        return {
+          kind: "conflict",
+          message: `${at}: the contract holds other roots (merkle ${a.merkleRoot}, state ${a.newStateRoot})`,
+        };
+      }
+      onChain.push({ commitment: c, anchored: a });
+      continue;
+    }
+    if (c.sequenceStart <= chainEnd) {
+      return { kind: "conflict", message: `${at}: the contract's last end ${chainEnd} falls inside it` };
+    }
+    if (toSend.length === 0 && c.sequenceStart !== chainEnd + 1n) {
+      return {
+        kind: "conflict",
+        message: `${at}: the contract's last end is ${chainEnd}, expected ${c.sequenceStart - 1n} (commitments recorded as anchored are not on chain)`,
+      };
+    }
+    if (expectStart !== undefined && c.sequenceStart !== expectStart) break;
+    toSend.push(c);
+    expectStart = c.sequenceEnd + 1n;
+  }
+  return { kind: "plan", onChain, toSend };
+}
+
+/** Why an anchoring attempt failed, as the chain adapter classifies it. */
+export type AnchorFailureKind =
+  /** Timeouts, connection loss, nonce races, an overloaded node: retried soon with backoff. */
+  | "retryable"
+  /** The contract refused (a typed error such as SequenceGap): nothing was anchored. */
+  | "refused"
+  | "insufficient_funds"
+  /** Anything else (a misconfigured contract address, an unexpected error). */
+  | "failed";
+
+/**
+ * Delay before the next attempt: retryable failures back off exponentially from `baseMs` to `maxMs`; the
+ * others are retried at the slow pace `slowMs`. Both with ±50% jitter (random in [0, 1)).
+ */
+export function anchorRetryDelayMs(
+  kind: AnchorFailureKind,
+  failures: number,
+  random: number,
+  opts: { readonly baseMs: number; readonly maxMs: number; readonly slowMs: number },
+): number {
+  const raw =
+    kind === "retryable" ? Math.min(opts.maxMs, opts.baseMs * 2 ** Math.max(0, failures - 1)) : opts.slowMs;
+  return Math.round(raw * (0.5 + random));
+}
+
+/** A classified anchoring failure (the chain adapter makes these from RPC and contract errors). */
+export class AnchorFailure extends Error {
+  override readonly name = "AnchorFailure";
+  readonly kind: AnchorFailureKind;
+  /** Machine-readable: the contract's error name (SequenceGap, ...), "insufficient_funds", "timeout", ... */
+  readonly reason: string;
+  /** With kind "refused": the stream the contract refused, when its error names one. */
+  readonly stream: { readonly tenantId: Hex32; readonly storeId: Hex32 } | undefined;
+
+  constructor(
+    kind: AnchorFailureKind,
+    reason: string,
+    message: string,
+    opts: { cause?: unknown; stream?: { tenantId: Hex32; storeId: Hex32 } | undefined } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.kind = kind;
+    this.reason = reason;
+    this.stream = opts.stream;
+  }
+}

@@ -51,3 +51,24 @@ export async function startAnchorChain(
     throw err;
   }
 }
+
+/** Sequencer environment that anchors to the fixture's contract quickly (short cadence, depth 3). */
+export function anchorEnv(
+  fx: AnchorChainFixture,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ANCHOR_RPC_URL: fx.anvil.url,
+    ANCHOR_CHAIN_ID: String(fx.anvil.chainId),
+    ANCHOR_CONTRACT_ADDRESS: fx.address,
+    ANCHOR_SUBMITTER_KEY: ANVIL_DEV_KEY,
+    ANCHOR_CONFIRMATIONS: "3",
+    ANCHOR_INTERVAL_MS: "100",
+    ANCHOR_LEADER_POLL_MS: "200",
+    ANCHOR_SLOW_RETRY_MS: "300",
+    COMMIT_MAX_EVENTS: "4",
+    COMMIT_MAX_AGE_MS: "50",
+    COMMIT_POLL_MS: "20",
+    ...extra,
+  };
+}

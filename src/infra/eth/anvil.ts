@@ -22,6 +22,8 @@ export interface AnvilOptions {
   /** Seconds between blocks; undefined: a block per transaction (automine). */
   readonly blockTime?: number;
   readonly port?: number;
+  /** Load the chain from this file at start and write it back on exit (anvil --state). */
+  readonly statePath?: string;
 }
 
 export function anvilBinary(): string {
@@ -56,6 +58,7 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<Anvil> {
   const port = opts.port ?? (await freePort());
   const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), "--silent"];
   if (opts.blockTime !== undefined) args.push("--block-time", String(opts.blockTime));
+  if (opts.statePath !== undefined) args.push("--state", opts.statePath);
   const child: ChildProcess = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
