@@ -8,11 +8,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import pino, { type Logger } from "pino";
 import type { Sql } from "postgres";
+import { AnchorService } from "../gen/ves/sequencer/v1/anchor_pb.js";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { ProofService } from "../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "./api/admission.js";
+import { createAnchorService } from "./api/anchorService.js";
 import { createApiKeyService } from "./api/apiKeyService.js";
 import { createAuthGate } from "./api/authGate.js";
 import { createGrpcUnaryHandler, unaryRoutes } from "./api/grpcUnary.js";
@@ -66,6 +68,7 @@ export const SERVICES: readonly DescService[] = [
   KeyRegistryService,
   ApiKeyService,
   ProofService,
+  AnchorService,
 ];
 // Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
 const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
@@ -304,15 +307,19 @@ export async function startSequencer(
       crypto: { sha256: nativeSha256, ed25519 },
       signingKeys,
     });
+    const anchorService = createAnchorService({ proof: proofDeps, anchors: anchoring?.reader });
     const server = createServer({
       readMaxBytes: config.maxMessageBytes,
-      grpcUnary: createGrpcUnaryHandler(unaryRoutes(ProofService, proofService), {
-        gate: auth.gate,
-        policies: POLICY_TABLE,
-        log,
-        metrics,
-        readMaxBytes: config.maxMessageBytes,
-      }),
+      grpcUnary: createGrpcUnaryHandler(
+        [...unaryRoutes(ProofService, proofService), ...unaryRoutes(AnchorService, anchorService)],
+        {
+          gate: auth.gate,
+          policies: POLICY_TABLE,
+          log,
+          metrics,
+          readMaxBytes: config.maxMessageBytes,
+        },
+      ),
       interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
       routes: requirePolicies((router) => {
         router.service(
@@ -348,6 +355,7 @@ export async function startSequencer(
           }),
         );
         router.service(ProofService, proofService);
+        router.service(AnchorService, anchorService);
         router.service(
           KeyRegistryService,
           createKeyRegistryService({

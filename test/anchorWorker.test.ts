@@ -2,12 +2,13 @@
 // a hand on the chain: a commitment already on chain (a lost receipt) is recorded and never sent again; a stream
 // the contract refuses is reported, nothing of it is marked anchored, and the other streams go on; a submitter
 // without funds is reported and recovers once funded.
-import { createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import type postgres from "postgres";
 import { parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { vesAnchorAbi } from "../contracts/gen/vesAnchor.js";
+import { AnchorService } from "../gen/ves/sequencer/v1/anchor_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { AnchorChain } from "../src/app/anchorPorts.js";
@@ -247,5 +248,20 @@ describe("anchoring worker against the contract's state", () => {
     await w.runOnce();
     expect((await anchorRows(agent)).map((r) => `${r.sequence_end}:${r.status}`)).toEqual(["2:final"]);
     expect(await store.streamFailure(agent)).toBeUndefined();
+  });
+
+  it("answers the anchor RPCs with FAILED_PRECONDITION on a sequencer that does not anchor", async () => {
+    const { agent } = await sealedStream(1);
+    const anchors = createClient(AnchorService, testTransport(server.url));
+    await expect(
+      anchors.getAnchorStatus({
+        tenantId: agent.tenantId,
+        storeId: agent.storeId,
+        selector: { selector: { case: "sequenceNumber", value: 1n } },
+      }),
+    ).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: "this sequencer does not anchor commitments (ANCHOR_RPC_URL is not set)",
+    });
   });
 });

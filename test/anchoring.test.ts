@@ -6,10 +6,16 @@ import { createClient } from "@connectrpc/connect";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { vesAnchorAbi } from "../contracts/gen/vesAnchor.js";
+import { AnchorService, AnchorState } from "../gen/ves/sequencer/v1/anchor_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
+import { ProofService } from "../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { signedEventToProto } from "../src/client/toProto.js";
+import { verifyAnchor } from "../src/client/verifyAnchor.js";
+import { verifyInclusionProof } from "../src/client/verifyInclusionProof.js";
+import { nativeSha256 } from "../src/crypto/native.js";
 import { hex32, uuidToBytes32 } from "../src/domain/anchor.js";
+import { buildCommitment } from "../src/domain/buildCommitment.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "./support/agent.js";
 import { type AnchorChainFixture, anchorEnv, startAnchorChain } from "./support/anvil.js";
@@ -69,7 +75,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function appendEvents(agent: TestAgent, n: number): Promise<void> {
+async function appendEvents(agent: TestAgent, n: number): Promise<string[]> {
   const transport = testTransport(server.url);
   const keys = createClient(KeyRegistryService, transport);
   const seq = createClient(SequencerService, transport);
@@ -77,10 +83,9 @@ async function appendEvents(agent: TestAgent, n: number): Promise<void> {
     await registerAgent(keys, agent);
     registered.add(agent.agentId);
   }
-  await seq.appendBatch({
-    batchId: crypto.randomUUID(),
-    events: Array.from({ length: n }, () => signedEventToProto(agent.event())),
-  });
+  const events = Array.from({ length: n }, () => agent.event());
+  await seq.appendBatch({ batchId: crypto.randomUUID(), events: events.map(signedEventToProto) });
+  return events.map((e) => e.eventId);
 }
 const registered = new Set<string>();
 
@@ -177,5 +182,93 @@ describe("anchoring worker", () => {
     const last = rows.at(-1) as AnchorRow;
     const block = await fx.client.getBlock({ blockNumber: last.block_number as bigint });
     expect(block.hash).toBe(hex32(last.block_hash as Uint8Array));
+  });
+
+  it("serves anchor status and verification, and proves an event down to a block with the SDK and the contract", async () => {
+    const agent = createAgent();
+    const ids = await appendEvents(agent, 5);
+    await expectAllFinal(agent, 5n);
+    const transport = testTransport(server.url);
+    const anchors = createClient(AnchorService, transport);
+    const proofs = createClient(ProofService, transport);
+    const stream = { tenantId: agent.tenantId, storeId: agent.storeId };
+    const byEvent = { selector: { case: "eventId" as const, value: ids[1] as string } };
+
+    const status = await anchors.getAnchorStatus({ ...stream, selector: byEvent });
+    expect(status.state).toBe(AnchorState.FINAL);
+    expect(status.target?.chainId).toBe(BigInt(fx.anvil.chainId));
+    expect(hex32(status.target?.contractAddress as Uint8Array)).toBe(fx.address.toLowerCase());
+    expect(status.target?.confirmations).toBe(3);
+    expect(status.txHash.length).toBe(32);
+    expect(status.depth).toBeGreaterThanOrEqual(3n);
+    expect(status.commitment?.sequenceStart).toBe(1n);
+    const receipt = await fx.client.getTransactionReceipt({ hash: hex32(status.txHash) });
+    expect(receipt.blockNumber).toBe(status.blockNumber);
+    expect(receipt.blockHash).toBe(hex32(status.blockHash));
+
+    const verified = await anchors.verifyAnchor({
+      ...stream,
+      selector: { selector: { case: "sequenceNumber", value: 5n } },
+    });
+    expect(verified).toMatchObject({ valid: true, reason: "", final: true, blockNumber: expect.any(BigInt) });
+    expect(hex32(verified.newStateRoot)).toBe(hex32(verified.commitment?.newStateRoot as Uint8Array));
+
+    // An event, down to a block: its inclusion proof, the commitment's anchor, and the contract's own check.
+    const { proof, commitment } = await proofs.getInclusionProof({
+      ...stream,
+      selector: { case: "eventId", value: ids[1] as string },
+    });
+    if (proof === undefined || commitment === undefined) throw new Error("no proof");
+    expect(verifyInclusionProof(proof).valid).toBe(true);
+    expect(
+      await verifyAnchor(commitment, { client: fx.client, address: fx.address, confirmations: 3 }),
+    ).toMatchObject({
+      valid: true,
+      final: true,
+    });
+    expect(
+      await fx.client.readContract({
+        address: fx.address,
+        abi: vesAnchorAbi,
+        functionName: "verifyInclusion",
+        args: [
+          uuidToBytes32(agent.tenantId),
+          uuidToBytes32(agent.storeId),
+          commitment.sequenceEnd,
+          hex32(proof.leafHash),
+          BigInt(proof.leafIndex),
+          proof.siblings.map(hex32),
+        ],
+      }),
+    ).toBe(true);
+
+    // A commitment the sequencer might show, with the same range but other events: self-consistent, not anchored.
+    const other = buildCommitment(
+      nativeSha256,
+      stream,
+      undefined,
+      [1n, 2n, 3n, 4n].map((n) => ({
+        sequenceNumber: n,
+        eventSigningHash: new Uint8Array(32).fill(Number(n)),
+        agentSignature: new Uint8Array(64),
+      })),
+    );
+    expect(await verifyAnchor(other, { client: fx.client, address: fx.address })).toMatchObject({
+      valid: false,
+      reason: "merkle_root_mismatch",
+    });
+    expect(
+      await verifyAnchor(
+        { ...commitment, merkleRoot: new Uint8Array(32) },
+        { client: fx.client, address: fx.address },
+      ),
+    ).toMatchObject({ valid: false, reason: "state_root_invalid" });
+    const elsewhere = buildCommitment(nativeSha256, createAgent(), undefined, [
+      { sequenceNumber: 1n, eventSigningHash: new Uint8Array(32), agentSignature: new Uint8Array(64) },
+    ]);
+    expect(await verifyAnchor(elsewhere, { client: fx.client, address: fx.address })).toMatchObject({
+      valid: false,
+      reason: "not_anchored",
+    });
   });
 });

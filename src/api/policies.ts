@@ -4,6 +4,7 @@
 // adding one line below.
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { AnchorService } from "../../gen/ves/sequencer/v1/anchor_pb.js";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import type { Event } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
@@ -84,6 +85,7 @@ const S = SequencerService.method;
 const K = KeyRegistryService.method;
 const A = ApiKeyService.method;
 const P = ProofService.method;
+const N = AnchorService.method;
 const streamOf = (m: { tenantId: string; storeId: string }): ResourceRef[] => [
   tenant("tenant_id", m.tenantId),
   store("store_id", m.storeId),
@@ -147,6 +149,9 @@ export const POLICIES: readonly Policy[] = [
   rpc(P.verifyInclusionProof, "authenticated", () => []),
   rpc(P.verifyReceipt, "authenticated", () => []),
   rpc(P.verifyConsistencyProof, "authenticated", () => []),
+
+  rpc(N.getAnchorStatus, "read", streamOf),
+  rpc(N.verifyAnchor, "read", streamOf),
 
   // Health checks are for orchestrators; metrics span every tenant, so they need the all-tenant admin.
   route("GET /healthz", "public"),

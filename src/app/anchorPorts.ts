@@ -2,6 +2,7 @@
 import type { AnchorInput, AnchorRecord, Hex32, OnChainCommitment, TxObservation } from "../domain/anchor.js";
 import type { Commitment } from "../domain/commitment.js";
 import type { StreamKey } from "../domain/event.js";
+import type { ProofDeps } from "./ports.js";
 
 /** The anchor contract on its chain. Failures are AnchorFailure (classified). */
 export interface AnchorChain {
@@ -78,4 +79,23 @@ export interface LeaderLock {
   /** Takes the lock if free; true while this instance holds it (rechecked on every call). */
   acquire(): Promise<boolean>;
   release(): Promise<void>;
+}
+
+/** What the anchor RPCs read: the records, the target and the chain. */
+export interface AnchorReader {
+  readonly chainId: number;
+  readonly contractAddress: Hex32;
+  readonly confirmations: number;
+  record(commitmentId: string): Promise<AnchorRecord | undefined>;
+  streamFailure(stream: StreamKey): Promise<StreamFailure | undefined>;
+  /** The chain's latest block; undefined when the chain does not answer. */
+  head(): Promise<bigint | undefined>;
+  /** The contract's record of the stream's commitment ending at sequenceEnd (AnchorFailure if unreachable). */
+  commitmentAt(stream: StreamKey, sequenceEnd: bigint): Promise<OnChainCommitment | undefined>;
+}
+
+export interface AnchorReadDeps {
+  readonly proof: ProofDeps;
+  /** Undefined: this server does not anchor. */
+  readonly anchors: AnchorReader | undefined;
 }

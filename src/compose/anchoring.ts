@@ -5,11 +5,13 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { PublicClient } from "viem";
+import { getContractAddress, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import type { AnchorReader } from "../app/anchorPorts.js";
 import { type AnchorWorker, type AnchorWorkerEvent, startAnchorWorker } from "../app/anchorWorker.js";
 import type { AnchorConfig } from "../config.js";
 import type { Hex32 } from "../domain/anchor.js";
+import { DomainError } from "../domain/errors.js";
 import { ANVIL_DEV_KEY, type Anvil, startAnvil } from "../infra/eth/anvil.js";
 import { anchorChain, anchorPublicClient, anchorWalletClient } from "../infra/eth/chain.js";
 import { deployVesAnchor } from "../infra/eth/deployVesAnchor.js";
@@ -26,6 +28,8 @@ export interface Anchoring {
   /** Reads the chain (VerifyAnchor, anchor status depth). */
   readonly client: PublicClient;
   readonly worker: AnchorWorker;
+  /** For the anchor RPCs. */
+  readonly reader: AnchorReader;
   stop(): Promise<void>;
 }
 
@@ -81,7 +85,6 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
         await deployVesAnchor(wallet, client, [wallet.account.address])
       ).address.toLowerCase() as Hex32;
     } else {
-      const { getContractAddress } = await import("viem");
       contractAddress = getContractAddress({
         from: wallet.account.address,
         nonce: 0n,
@@ -170,9 +173,27 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
         break;
     }
   };
+  const anchorChainAdapter = createViemAnchorChain({ client, wallet, address: contractAddress, rpcUrl });
+  const reader: AnchorReader = {
+    chainId,
+    contractAddress,
+    confirmations: cfg.confirmations,
+    record: (id) => store.record(id),
+    streamFailure: (stream) => store.streamFailure(stream),
+    head: () => client.getBlockNumber({ cacheTime: 1000 }).catch(() => undefined),
+    async commitmentAt(stream, end) {
+      try {
+        return await anchorChainAdapter.commitmentAt(stream, end);
+      } catch (err) {
+        throw new DomainError("unavailable", `the anchor chain did not answer: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    },
+  };
   const worker = startAnchorWorker(
     {
-      chain: createViemAnchorChain({ client, wallet, address: contractAddress, rpcUrl }),
+      chain: anchorChainAdapter,
       store,
       lock: createPgLeaderLock(deps.databaseUrl),
       clock: { now: () => new Date() },
@@ -201,6 +222,7 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
     store,
     client,
     worker,
+    reader,
     async stop() {
       await worker.stop();
       await anvil?.stop();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
   anchorRetryDelayMs,
+  checkAnchor,
   hex32,
   judgeAnchorTx,
   type OnChainCommitment,
@@ -93,6 +94,7 @@ const onChain = (c: Commitment): OnChainCommitment => ({
   sequenceStart: c.sequenceStart,
   sequenceEnd: c.sequenceEnd,
   merkleRoot: hex32(c.merkleRoot),
+  prevStateRoot: hex32(c.prevStateRoot),
   newStateRoot: hex32(c.newStateRoot),
   blockNumber: 7n,
 });
@@ -128,6 +130,23 @@ describe("planStreamAnchors", () => {
     expect(planStreamAnchors(cs.slice(1), 0n, new Map())).toMatchObject({
       kind: "conflict",
       message: expect.stringMatching(/the contract's last end is 0, expected 4/),
+    });
+  });
+});
+
+describe("checkAnchor", () => {
+  const c = commitment(5n, 6n, 3);
+  it("accepts the same range, roots and chain link, and names the first difference otherwise", () => {
+    expect(checkAnchor(c, onChain(c))).toEqual({ valid: true });
+    expect(checkAnchor(c, undefined)).toMatchObject({ valid: false, reason: "not_anchored" });
+    expect(checkAnchor(c, { ...onChain(c), sequenceStart: 4n })).toMatchObject({ reason: "range_mismatch" });
+    expect(checkAnchor(c, { ...onChain(c), merkleRoot: H(1) })).toMatchObject({ reason: "merkle_root_mismatch" });
+    expect(checkAnchor(c, { ...onChain(c), newStateRoot: H(1) })).toMatchObject({
+      reason: "new_state_root_mismatch",
+    });
+    expect(checkAnchor(c, { ...onChain(c), prevStateRoot: H(1) })).toMatchObject({
+      reason: "prev_state_root_mismatch",
+      message: `the contract's previous state root (chain link) is ${H(1)}, expected ${hex32(c.prevStateRoot)}`,
     });
   });
 });

@@ -136,8 +136,51 @@ export interface OnChainCommitment {
   readonly sequenceStart: bigint;
   readonly sequenceEnd: bigint;
   readonly merkleRoot: Hex32;
+  /** The contract's predecessor's new state root (zeros for a stream's first): the chain link. */
+  readonly prevStateRoot: Hex32;
   readonly newStateRoot: Hex32;
   readonly blockNumber: bigint;
+}
+
+export type AnchorCheck =
+  | { readonly valid: true }
+  | {
+      readonly valid: false;
+      readonly reason:
+        | "not_anchored"
+        | "range_mismatch"
+        | "merkle_root_mismatch"
+        | "new_state_root_mismatch"
+        | "prev_state_root_mismatch";
+      readonly message: string;
+    };
+
+/** Compares a commitment with the contract's record of it: range, roots and the chain link. */
+export function checkAnchor(
+  c: Pick<Commitment, "sequenceStart" | "sequenceEnd" | "merkleRoot" | "prevStateRoot" | "newStateRoot">,
+  onChain: OnChainCommitment | undefined,
+): AnchorCheck {
+  if (onChain === undefined) {
+    return { valid: false, reason: "not_anchored", message: `no anchored commitment ends at ${c.sequenceEnd}` };
+  }
+  if (onChain.sequenceStart !== c.sequenceStart || onChain.sequenceEnd !== c.sequenceEnd) {
+    return {
+      valid: false,
+      reason: "range_mismatch",
+      message: `the contract's commitment covers ${onChain.sequenceStart}..${onChain.sequenceEnd}, expected ${c.sequenceStart}..${c.sequenceEnd}`,
+    };
+  }
+  const pairs = [
+    ["merkle_root_mismatch", "merkle root", onChain.merkleRoot, c.merkleRoot],
+    ["new_state_root_mismatch", "new state root", onChain.newStateRoot, c.newStateRoot],
+    ["prev_state_root_mismatch", "previous state root (chain link)", onChain.prevStateRoot, c.prevStateRoot],
+  ] as const;
+  for (const [reason, what, actual, expected] of pairs) {
+    if (actual.toLowerCase() !== hex32(expected)) {
+      return { valid: false, reason, message: `the contract's ${what} is ${actual}, expected ${hex32(expected)}` };
+    }
+  }
+  return { valid: true };
 }
 
 export type StreamPlan =

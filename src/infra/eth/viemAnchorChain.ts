@@ -136,6 +136,7 @@ export function createViemAnchorChain(opts: ViemAnchorChainOptions): AnchorChain
         sequenceStart: v.sequenceStart,
         sequenceEnd: v.sequenceEnd,
         merkleRoot: v.merkleRoot.toLowerCase() as Hex32,
+        prevStateRoot: v.prevStateRoot.toLowerCase() as Hex32,
         newStateRoot: v.newStateRoot.toLowerCase() as Hex32,
         blockNumber: v.blockNumber,
       };
