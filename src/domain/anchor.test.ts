@@ -140,7 +140,9 @@ describe("checkAnchor", () => {
     expect(checkAnchor(c, onChain(c))).toEqual({ valid: true });
     expect(checkAnchor(c, undefined)).toMatchObject({ valid: false, reason: "not_anchored" });
     expect(checkAnchor(c, { ...onChain(c), sequenceStart: 4n })).toMatchObject({ reason: "range_mismatch" });
-    expect(checkAnchor(c, { ...onChain(c), merkleRoot: H(1) })).toMatchObject({ reason: "merkle_root_mismatch" });
+    expect(checkAnchor(c, { ...onChain(c), merkleRoot: H(1) })).toMatchObject({
+      reason: "merkle_root_mismatch",
+    });
     expect(checkAnchor(c, { ...onChain(c), newStateRoot: H(1) })).toMatchObject({
       reason: "new_state_root_mismatch",
     });

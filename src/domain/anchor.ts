@@ -161,7 +161,11 @@ export function checkAnchor(
   onChain: OnChainCommitment | undefined,
 ): AnchorCheck {
   if (onChain === undefined) {
-    return { valid: false, reason: "not_anchored", message: `no anchored commitment ends at ${c.sequenceEnd}` };
+    return {
+      valid: false,
+      reason: "not_anchored",
+      message: `no anchored commitment ends at ${c.sequenceEnd}`,
+    };
   }
   if (onChain.sequenceStart !== c.sequenceStart || onChain.sequenceEnd !== c.sequenceEnd) {
     return {
@@ -177,7 +181,11 @@ export function checkAnchor(
   ] as const;
   for (const [reason, what, actual, expected] of pairs) {
     if (actual.toLowerCase() !== hex32(expected)) {
-      return { valid: false, reason, message: `the contract's ${what} is ${actual}, expected ${hex32(expected)}` };
+      return {
+        valid: false,
+        reason,
+        message: `the contract's ${what} is ${actual}, expected ${hex32(expected)}`,
+      };
     }
   }
   return { valid: true };
