@@ -24,8 +24,10 @@ import type { Clock } from "./ports.js";
 export interface AnchorWorkerOptions {
   /** A transaction is final when its block and confirmations - 1 more are on the chain. */
   readonly confirmations: number;
-  /** Pause between rounds. */
+  /** Pause between rounds that look for new commitments to anchor. */
   readonly cadenceMs: number;
+  /** While transactions are pending, they are followed this often (default: cadenceMs). */
+  readonly trackMs?: number;
   /** Commitments per anchorMany transaction at most. */
   readonly batchMax: number;
   /** Gas of one anchoring transaction at most (the batch is cut to fit). */
@@ -94,6 +96,9 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   let running: Promise<void> = Promise.resolve();
+  let lastPlan = Number.NEGATIVE_INFINITY;
+  let pendingTxs = 0;
+  const trackMs = Math.min(opts.trackMs ?? opts.cadenceMs, opts.cadenceMs);
 
   async function fail(streams: readonly StreamKey[], failure: AnchorFailure): Promise<void> {
     const now = clock.now();
@@ -121,6 +126,7 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     const pending = await store.pending(opts.pendingLimit ?? 1000);
     const byTx = new Map<Hex32, typeof pending>();
     for (const r of pending) byTx.set(r.txHash, [...(byTx.get(r.txHash) ?? []), r]);
+    pendingTxs = byTx.size;
     for (const [txHash, records] of byTx) {
       const first = records[0];
       if (first === undefined) continue;
@@ -248,6 +254,7 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
         },
       );
       emit({ kind: "submitted", txHash, commitments: batch.length, gas });
+      pendingTxs++;
     } catch (err) {
       const f = asFailure(err);
       // The node refused the transaction outright (no funds, a revert): it exists nowhere, so forget it now.
@@ -257,7 +264,8 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     }
   }
 
-  async function round(): Promise<void> {
+  /** One round: follow pending transactions; every cadenceMs (or when forced) also plan and send. */
+  async function round(force: boolean): Promise<void> {
     const holds = await lock.acquire();
     if (holds !== leader) {
       leader = holds;
@@ -265,6 +273,8 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     }
     if (!leader) return;
     await track();
+    if (!force && clock.now().getTime() - lastPlan < opts.cadenceMs) return;
+    lastPlan = clock.now().getTime();
     const batch: BatchItem[] = [];
     for (const cand of await store.candidates(clock.now(), opts.candidateLimit ?? 1000)) {
       if (batch.length >= opts.batchMax || stopped) break;
@@ -279,13 +289,13 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
 
   const loop = (async () => {
     while (!stopped) {
-      const once = round().catch((err: unknown) => emit({ kind: "error", err }));
+      const once = round(false).catch((err: unknown) => emit({ kind: "error", err }));
       running = once;
       await once;
       if (stopped) break;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, leader ? opts.cadenceMs : opts.leaderPollMs);
+        timer = setTimeout(resolve, !leader ? opts.leaderPollMs : pendingTxs > 0 ? trackMs : opts.cadenceMs);
       });
       wake = undefined;
     }
@@ -295,7 +305,7 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     isLeader: () => leader,
     async runOnce() {
       await running;
-      const once = round();
+      const once = round(true);
       running = once.catch(() => {});
       await once;
     },

@@ -202,6 +202,8 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
     {
       confirmations: cfg.confirmations,
       cadenceMs: cfg.intervalMs,
+      // Pending transactions are followed every second, so finality is seen about when it happens.
+      trackMs: 1000,
       batchMax: cfg.batchMax,
       maxGas: cfg.maxGas,
       leaderPollMs: cfg.leaderPollMs,
