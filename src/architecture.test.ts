@@ -16,7 +16,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   api: ["app", "domain", "crypto", "gen"],
   client: ["domain", "crypto", "gen", "contracts"],
   cli: ["*"],
-  compose: ["*"], // composition steps of main.ts
+  compose: ["*"], // the composition root's steps, used only by main.ts
   root: ["*"], // main.ts, config.ts: the composition root
 };
 
