@@ -64,6 +64,8 @@ export interface AnchorConfig {
   readonly maxGas: bigint;
   readonly slowRetryMs: number;
   readonly leaderPollMs: number;
+  /** Test-only fault injection: "exit_after_send" kills the process right after a transaction is broadcast. */
+  readonly fault: "exit_after_send" | undefined;
 }
 
 export interface AuthConfig {
@@ -294,6 +296,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "how often a stand-by instance tries to become the anchoring leader",
   },
   {
+    name: "ANCHOR_FAULT",
+    default: "(unset)",
+    description:
+      "tests only, refused in production: exit_after_send kills the process by SIGKILL right after an anchoring transaction is broadcast, before its receipt",
+  },
+  {
     name: "ANCHOR_DEV_ANVIL",
     default: "false",
     description:
@@ -471,7 +479,18 @@ function readAnchorConfig(env: NodeJS.ProcessEnv, mode: Environment): AnchorConf
     maxGas: BigInt(int(env, "ANCHOR_MAX_GAS", 5_000_000, 100_000, 1_000_000_000)),
     slowRetryMs: int(env, "ANCHOR_SLOW_RETRY_MS", 60_000, 10, 86_400_000),
     leaderPollMs: int(env, "ANCHOR_LEADER_POLL_MS", 1000, 10, 60_000),
+    fault: readAnchorFault(str("ANCHOR_FAULT"), mode),
   };
+}
+
+function readAnchorFault(raw: string | undefined, mode: Environment): "exit_after_send" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "exit_after_send") {
+    throw new ConfigError(`ANCHOR_FAULT expected exit_after_send or nothing, got ${JSON.stringify(raw)}`);
+  }
+  if (mode === "production")
+    throw new ConfigError("ANCHOR_FAULT is a test-only fault injection and is refused in production");
+  return raw;
 }
 
 const MIN_SECRET_BYTES = 32;

@@ -40,6 +40,8 @@ export interface AnchorWorkerOptions {
   readonly candidateLimit?: number;
   readonly pendingLimit?: number;
   readonly onEvent?: (e: AnchorWorkerEvent) => void;
+  /** Test-only fault injection: called right after a transaction is broadcast. */
+  readonly afterSend?: (txHash: Hex32) => void;
 }
 
 export type AnchorWorkerEvent =
@@ -253,6 +255,7 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
           recorded = h;
         },
       );
+      opts.afterSend?.(txHash);
       emit({ kind: "submitted", txHash, commitments: batch.length, gas });
       pendingTxs++;
     } catch (err) {

@@ -1,6 +1,7 @@
 // Composition of anchoring (ves-protocol.md §7, §16.11): the chain clients, the contract adapter, the anchor store,
 // the leader lock and the worker, with its logs and metrics. ANCHOR_DEV_ANVIL starts a local anvil and deploys
 // the contract first (development only).
+import { writeSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
@@ -210,6 +211,18 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
       vanishAfterMs: Math.max(30_000, 3 * cfg.intervalMs),
       retry: { baseMs: 1000, maxMs: 300_000, slowMs: cfg.slowRetryMs },
       onEvent,
+      ...(cfg.fault === "exit_after_send"
+        ? {
+            afterSend(txHash: Hex32) {
+              // Written synchronously: the process dies on the next line, before the logger would flush.
+              writeSync(
+                2,
+                `${JSON.stringify({ level: 40, time: Date.now(), txHash, msg: "ANCHOR_FAULT=exit_after_send: killing the process after broadcasting" })}\n`,
+              );
+              process.kill(process.pid, "SIGKILL");
+            },
+          }
+        : {}),
     },
   );
   log.info(
