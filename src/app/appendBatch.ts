@@ -1,5 +1,5 @@
 // Use case: sequence one batch of signed VES events and sign a receipt for each accepted one
-// (ves-protocol.md §1.2, §2.4, §4, §16.6).
+// (docs/protocol.md §1.2, §2.4, §4, §16.6).
 import { isUuid } from "../crypto/bytes.js";
 import { agentKeyRef } from "../domain/agentKey.js";
 import { checkBatch } from "../domain/checkBatch.js";
@@ -121,7 +121,8 @@ export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Pro
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.log.sequence(stream, batch.query, async (locked, write) => {
-        const now = deps.clock.now();
+        // The database's clock, read under the stream and key locks: key status and sequenced_at share it.
+        const { now } = locked;
         const decisions = decideBatch(stream, batch.checks, batch.verified, batch.eventIds, {
           ...locked,
           now,

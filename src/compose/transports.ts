@@ -32,7 +32,14 @@ import { createPgAuditLogReader } from "../infra/pg/pgAuditLog.js";
 import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
 import type { Auth } from "./auth.js";
 import type { Commitments } from "./commitments.js";
+import { connectionLimits } from "./connectionLimits.js";
 import type { ReadSide } from "./readSide.js";
+import {
+  databaseReady,
+  registerStandardServices,
+  STANDARD_SERVICES,
+  sequencerKeyRoutes,
+} from "./standardSurface.js";
 
 /** Every service the server registers; each of their methods must have an access policy (api/policies.ts). */
 export const SERVICES: readonly DescService[] = [
@@ -41,6 +48,7 @@ export const SERVICES: readonly DescService[] = [
   ApiKeyService,
   ProofService,
   AnchorService,
+  ...STANDARD_SERVICES,
 ];
 // Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
 const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
@@ -97,7 +105,8 @@ export function createTransports(parts: TransportParts): Server {
         SequencerService,
         createSequencerService({
           deps: parts.append,
-          admission: createAdmission(config.maxConcurrentBatches),
+          admission: createAdmission(config.maxConcurrentBatches, config.maxConcurrentBatchesPerTenant),
+          appendIdleTimeoutMs: config.appendIdleTimeoutMs,
           log,
           shutdown,
           serverVersion: parts.serverVersion,
@@ -147,6 +156,7 @@ export function createTransports(parts: TransportParts): Server {
           random: (n) => new Uint8Array(randomBytes(n)),
         }),
       );
+      registerStandardServices(router, { services: SERVICES, ready: databaseReady(sql), shutdown });
       const unlisted = router.handlers
         .filter((h) => !SERVICES.includes(h.service))
         .map((h) => h.service.typeName);
@@ -170,9 +180,11 @@ export function createTransports(parts: TransportParts): Server {
           contentType: metrics.registry.contentType,
           body: await metrics.registry.metrics(),
         }),
+        ...sequencerKeyRoutes(parts.append.signer.sequencerId, parts.signingKeys),
       },
       log,
     ),
     onSocketError: (err) => log.debug({ err }, "client socket error"),
+    connections: connectionLimits(config, log),
   });
 }
