@@ -19,6 +19,27 @@ describe("readConfig", () => {
     expect(() => readConfig({ ...base, SEQUENCER_SIGNING_KEY: "abc" })).toThrow(
       /SEQUENCER_SIGNING_KEY expected 64 hex characters or base64 of 32 bytes, got 3 characters/,
     );
+    expect(() => readConfig({ ...base, LOG_FORMAT: "text" })).toThrow(
+      'LOG_FORMAT expected auto, json or pretty, got "text"',
+    );
+    expect(readConfig({ ...base, LOG_FORMAT: "pretty" }).logFormat).toBe("pretty");
+  });
+
+  it("reads DATABASE_READ_URLS as a list of postgres URLs that needs DATABASE_URL", () => {
+    const primary = { ...base, DATABASE_URL: "postgres://p:5432/db" };
+    expect(
+      readConfig({ ...primary, DATABASE_READ_URLS: " postgres://r1:5432/db, postgresql://r2:5433/db ," })
+        .databaseReadUrls,
+    ).toEqual(["postgres://r1:5432/db", "postgresql://r2:5433/db"]);
+    expect(readConfig(primary).databaseReadUrls).toEqual([]);
+    expect(() => readConfig({ ...primary, DATABASE_READ_URLS: "postgres://r1/db,mysql://r2/db" })).toThrow(
+      new ConfigError(
+        "DATABASE_READ_URLS entry 2 expected a postgres:// or postgresql:// URL (one host each, comma-separated)",
+      ),
+    );
+    expect(() => readConfig({ ...base, DATABASE_READ_URLS: "postgres://r1/db" })).toThrow(
+      /DATABASE_READ_URLS needs DATABASE_URL/,
+    );
   });
 
   it("refuses production without a pinned identity, and counts unknown environments as production", () => {
@@ -71,6 +92,20 @@ describe("readConfig", () => {
       expect(ok.auth.jwtSecret?.length).toBe(32);
       expect(readConfig({ ...base, JWT_SECRET: "short" }).auth.jwtSecret?.length).toBe(5);
       expect(() => readConfig({ ...base, BOOTSTRAP_ADMIN_API_KEY: "has space" })).toThrow(/no whitespace/);
+    });
+
+    it("reads METRICS_API_KEY: 32 characters in production, no whitespace, not the bootstrap admin key", () => {
+      expect(readConfig(base).auth.metricsApiKey).toBeUndefined();
+      expect(readConfig({ ...production, METRICS_API_KEY: "m".repeat(32) }).auth.metricsApiKey).toBe(
+        "m".repeat(32),
+      );
+      expect(() => readConfig({ ...production, METRICS_API_KEY: "m".repeat(31) })).toThrow(
+        "METRICS_API_KEY expected at least 32 characters in production, got 31",
+      );
+      expect(() => readConfig({ ...base, METRICS_API_KEY: "has space" })).toThrow(/no whitespace/);
+      expect(() =>
+        readConfig({ ...base, METRICS_API_KEY: "same-key", BOOTSTRAP_ADMIN_API_KEY: "same-key" }),
+      ).toThrow(/a credential of its own/);
     });
 
     it("bounds the cache lifetime", () => {

@@ -33,8 +33,17 @@ export interface Config {
   readonly dbPoolMax: number;
   /** A new database connection that is not ready within this long fails (UNAVAILABLE) and is retried. */
   readonly dbConnectTimeoutMs: number;
+  /** Hot standbys that serve reads (PullEvents, GetEntityHistory, Subscribe catch-up, commitments, proofs). */
+  readonly databaseReadUrls: readonly string[];
+  readonly replicaMaxLagMs: number;
+  readonly replicaWaitMs: number;
+  readonly replicaCheckMs: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** auto: human-readable lines in development on a terminal, JSON lines otherwise. */
+  readonly logFormat: "auto" | "json" | "pretty";
+  /** Export OpenTelemetry traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set, OTEL_SDK_DISABLED not true). */
+  readonly otelTracing: boolean;
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
   /** Live events one subscriber may have queued before it falls back to reading the log. */
@@ -89,6 +98,8 @@ export interface AuthConfig {
   readonly jwtAudience: string;
   /** Undefined: none (in development one is generated into DATA_DIR at start-up). */
   readonly bootstrapAdminKey: string | undefined;
+  /** The operator's scraper credential: GET /metrics and nothing else. Undefined: none. */
+  readonly metricsApiKey: string | undefined;
   /** Lifetime of cached API-key lookups: the bound on a revocation's delay if a notification is lost. */
   readonly cacheTtlMs: number;
 }
@@ -196,11 +207,52 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       "a new PostgreSQL connection not ready within this long fails; the calls waiting for it get UNAVAILABLE",
   },
   {
+    name: "DATABASE_READ_URLS",
+    default: "(unset)",
+    description:
+      "comma-separated URLs of hot standbys of DATABASE_URL that serve PullEvents, GetEntityHistory, Subscribe catch-up, commitments and proofs (DB_POOL_MAX connections each); sequencing, keys and live notifications stay on the primary",
+  },
+  {
+    name: "REPLICA_MAX_LAG_MS",
+    default: "5000",
+    description:
+      "a replica whose replay is further behind the primary is taken out of rotation until it catches up",
+  },
+  {
+    name: "REPLICA_WAIT_MS",
+    default: "200",
+    description:
+      "how long a read waits for a replica to apply what it needs (a cursor past its head) before the primary serves it",
+  },
+  { name: "REPLICA_CHECK_MS", default: "1000", description: "how often each replica's lag is measured" },
+  {
     name: "CRYPTO_WORKERS",
     default: "(number of CPUs)",
     description: "worker threads for Ed25519 and hashing",
   },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
+  {
+    name: "LOG_FORMAT",
+    default: "auto",
+    description:
+      "auto: human-readable lines when SEQUENCER_ENV=development and stdout is a terminal, JSON lines otherwise; json or pretty force one",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: "(unset: no tracing)",
+    description:
+      "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): one span per RPC and per sequencing transaction; the standard OTEL_* variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, _HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*)",
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "(ves-sequencer)",
+    description: "service.name of the exported spans",
+  },
+  {
+    name: "OTEL_SDK_DISABLED",
+    default: "false",
+    description: "true turns tracing off even with an endpoint set",
+  },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
   {
@@ -219,6 +271,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "JWT_SECRET",
     default: "(unset: bearer tokens refused)",
     description: "HS256 secret for JWT bearer tokens; at least 32 bytes in production",
+  },
+  {
+    name: "METRICS_API_KEY",
+    default: "(unset)",
+    description:
+      "a credential for Prometheus scrapers: reads GET /metrics and nothing else; at least 32 characters in production",
   },
   { name: "JWT_ISSUER", default: "ves-sequencer", description: "the iss every JWT must carry" },
   { name: "JWT_AUDIENCE", default: "ves-api", description: "the aud every JWT must carry" },
@@ -418,11 +476,31 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL expected fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const logFormat = env.LOG_FORMAT === undefined || env.LOG_FORMAT === "" ? "auto" : env.LOG_FORMAT;
+  if (logFormat !== "auto" && logFormat !== "json" && logFormat !== "pretty") {
+    throw new ConfigError(`LOG_FORMAT expected auto, json or pretty, got ${JSON.stringify(logFormat)}`);
+  }
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || "";
+  const otelDisabled = bool(env, "OTEL_SDK_DISABLED", false);
   const auth = readAuthConfig(env, mode, rawEnv);
   const databaseUrl =
     env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
+  }
+  const databaseReadUrls = (env.DATABASE_READ_URLS ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  for (const [i, u] of databaseReadUrls.entries()) {
+    if (!/^postgres(ql)?:\/\//.test(u)) {
+      throw new ConfigError(
+        `DATABASE_READ_URLS entry ${i + 1} expected a postgres:// or postgresql:// URL (one host each, comma-separated)`,
+      );
+    }
+  }
+  if (databaseReadUrls.length > 0 && databaseUrl === undefined) {
+    throw new ConfigError("DATABASE_READ_URLS needs DATABASE_URL (the primary they replicate)");
   }
   const commitFault =
     env.COMMIT_FAULT === undefined || env.COMMIT_FAULT === "" ? undefined : env.COMMIT_FAULT;
@@ -456,8 +534,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 20_000, 1, 3_600_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
     dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
+    databaseReadUrls,
+    replicaMaxLagMs: int(env, "REPLICA_MAX_LAG_MS", 5000, 1, 3_600_000),
+    replicaWaitMs: int(env, "REPLICA_WAIT_MS", 200, 0, 60_000),
+    replicaCheckMs: int(env, "REPLICA_CHECK_MS", 1000, 10, 3_600_000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
+    logFormat,
+    otelTracing: otlpEndpoint !== "" && !otelDisabled && env.OTEL_TRACES_EXPORTER !== "none",
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
     subscriberBufferEvents: int(env, "SUBSCRIBER_BUFFER_EVENTS", 4096, 1, 10_000_000),
@@ -582,12 +666,28 @@ function readAuthConfig(env: NodeJS.ProcessEnv, mode: Environment, rawEnv: strin
   if (bootstrap !== undefined && /\s/.test(bootstrap)) {
     throw new ConfigError("BOOTSTRAP_ADMIN_API_KEY expected no whitespace (it is sent in a header)");
   }
+  const metrics =
+    env.METRICS_API_KEY === undefined || env.METRICS_API_KEY === "" ? undefined : env.METRICS_API_KEY;
+  if (metrics !== undefined && mode === "production" && metrics.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `METRICS_API_KEY expected at least ${MIN_SECRET_BYTES} characters in production, got ${metrics.length}`,
+    );
+  }
+  if (metrics !== undefined && /\s/.test(metrics)) {
+    throw new ConfigError("METRICS_API_KEY expected no whitespace (it is sent in a header)");
+  }
+  if (metrics !== undefined && metrics === bootstrap) {
+    throw new ConfigError(
+      "METRICS_API_KEY expected a credential of its own, got the same value as BOOTSTRAP_ADMIN_API_KEY",
+    );
+  }
   return {
     mode: authMode,
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER === undefined || env.JWT_ISSUER === "" ? "ves-sequencer" : env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE === undefined || env.JWT_AUDIENCE === "" ? "ves-api" : env.JWT_AUDIENCE,
     bootstrapAdminKey: bootstrap,
+    metricsApiKey: metrics,
     cacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 1000, 0, 60_000),
   };
 }

@@ -1,10 +1,10 @@
 // A lean path for hot unary RPCs over gRPC (HTTP/2, application/grpc[+proto], identity encoding): the proof and
 // verification calls internal services make one at a time. connect-node's generic handler costs about 300 µs of
 // CPU per call on this machine (web Headers, linked AbortSignals, async-iterable pipelines), several times the
-// work of the RPC itself. This path reads the one length-prefixed message, runs the same access gate, service
-// code and error mapping as the connect handler (interceptors.ts, errors.ts) and writes the response and the
-// trailers with connect's own trailer encoding. Every other request (Connect, gRPC-Web, JSON, compressed,
-// streaming, other methods) goes to connect unchanged.
+// work of the RPC itself. This path reads the one length-prefixed message, runs the same access gate, request
+// checks, service code and error mapping as the connect handler (interceptors.ts, requestDomain.ts, errors.ts)
+// and writes the response and the trailers with connect's own trailer encoding. Every other request (Connect,
+// gRPC-Web, JSON, compressed, streaming, other methods) goes to connect unchanged.
 import { randomUUID } from "node:crypto";
 import type http2 from "node:http2";
 import {
@@ -19,6 +19,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { context, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { DomainError } from "../domain/errors.js";
 import type { AuthGate } from "./authGate.js";
@@ -26,6 +27,8 @@ import { presentedCredential } from "./credentials.js";
 import { rpcFailure } from "./interceptors.js";
 import type { Metrics } from "./metrics.js";
 import { methodKey, type Policy } from "./policies.js";
+import { checkRequestDomain } from "./requestDomain.js";
+import { endRpcSpan, type RpcSpan, requestTenant, startRpcSpan } from "./tracing.js";
 
 /** A unary handler that needs only its request (no HandlerContext): the kind this path can serve. */
 export type UnaryFn<I extends DescMessage, O extends DescMessage> = (
@@ -62,6 +65,8 @@ export interface GrpcUnaryOptions {
   readonly metrics: Metrics;
   /** Largest request message, as connect's readMaxBytes. */
   readonly readMaxBytes: number;
+  /** Unset: calls are not traced (tracing.ts). */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Answers and returns true for a gRPC unary call of one of `routes`; returns false to leave it to connect. */
@@ -96,19 +101,31 @@ function serve(
   const requestId = randomUUID();
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
+  const rpc: RpcSpan | undefined =
+    opts.tracer === undefined
+      ? undefined
+      : startRpcSpan(opts.tracer, route.method, "grpc", {
+          get: (name) => headerValue(req.headers[name]),
+          keys: () => Object.keys(req.headers),
+        });
+  let tenantId: string | undefined;
 
   const finish = (body: Uint8Array | undefined, err: unknown): void => {
     if (finished) return;
     finished = true;
     if (timer !== undefined) clearTimeout(timer);
     let trailers: Record<string, string> = { "grpc-status": "0" };
+    let code: Code | 0 = 0;
     if (err === undefined) {
       opts.metrics.rpcs.inc({ method: route.name, code: "OK" });
     } else {
       const h = new Headers();
-      setTrailerStatus(h, rpcFailure(opts.log, opts.metrics, route.name, requestId)(err));
+      const mapped = rpcFailure(opts.log, opts.metrics, route.name, requestId)(err);
+      code = mapped.code;
+      setTrailerStatus(h, mapped);
       trailers = Object.fromEntries(h);
     }
+    if (rpc !== undefined) endRpcSpan(rpc.span, code, requestId, tenantId);
     if (res.destroyed || res.writableEnded) return; // the client went away
     res.writeHead(200, { "content-type": contentType });
     res.addTrailers(trailers);
@@ -168,7 +185,12 @@ function serve(
       finish(undefined, err);
       return;
     }
-    call(route, message, req.headers, opts).then(
+    if (rpc !== undefined) tenantId = requestTenant(message);
+    const answer =
+      rpc === undefined
+        ? call(route, message, req.headers, opts)
+        : context.with(rpc.ctx, () => call(route, message, req.headers, opts));
+    answer.then(
       (out) => finish(out, undefined),
       (err: unknown) => finish(undefined, err),
     );
@@ -183,6 +205,7 @@ async function call(
 ): Promise<Uint8Array> {
   const presented = presentedCredential({ get: (name) => headerValue(headers[name]) });
   await opts.gate.admit(route.key, opts.policies.get(route.key), presented, message, false);
+  checkRequestDomain(route.method.input, message);
   const out = await route.fn(message);
   return toBinary(route.method.output, create(route.method.output, out));
 }

@@ -1,4 +1,6 @@
-// Prometheus metrics of the sequencer, served at GET /metrics.
+// Prometheus metrics of the sequencer, served at GET /metrics: Node.js's standard process metrics under their usual
+// names (process_cpu_seconds_total, nodejs_heap_size_used_bytes...), so stock dashboards work, and the product's
+// own metrics, every one prefixed ves_.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BatchOutcome } from "../app/appendBatch.js";
 import type { Commitment } from "../domain/commitment.js";
@@ -24,11 +26,19 @@ export interface Metrics {
   readonly subscriberFallbacks: Counter;
   /** Background reads of the live tail or of the heads that failed (retried by the next poll). */
   readonly tailErrors: Counter;
+  /** Read queries by the database that served them ("primary" or a replica's name). */
+  readonly reads: Counter<"target">;
+  /** Reads a replica could not serve that went to the primary, by reason (behind, error). */
+  readonly readFallbacks: Counter<"replica" | "reason">;
+  /** Each replica's replay lag behind the primary's WAL; NaN when unknown. */
+  readonly replicaLag: Gauge<"replica">;
+  /** 1 while a replica serves reads, 0 while it is out of rotation. */
+  readonly replicaInRotation: Gauge<"replica">;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "ves_" });
+  collectDefaultMetrics({ register: registry });
   const events = new Counter({
     name: "ves_events_total",
     help: "Events processed by outcome (accepted, replayed, rejected)",
@@ -119,8 +129,36 @@ export function createMetrics(): Metrics {
     help: "Failed background reads of subscribed streams (retried by the next poll)",
     registers: [registry],
   });
+  const reads = new Counter({
+    name: "ves_db_reads_total",
+    help: "Read queries by the database that served them (primary, or a replica of DATABASE_READ_URLS)",
+    labelNames: ["target"] as const,
+    registers: [registry],
+  });
+  const readFallbacks = new Counter({
+    name: "ves_replica_fallbacks_total",
+    help: "Reads a replica could not serve (behind: not applied within REPLICA_WAIT_MS; error) that went to the primary",
+    labelNames: ["replica", "reason"] as const,
+    registers: [registry],
+  });
+  const replicaLag = new Gauge({
+    name: "ves_replica_lag_seconds",
+    help: "Replay lag of each read replica behind the primary's WAL position (NaN: unknown)",
+    labelNames: ["replica"] as const,
+    registers: [registry],
+  });
+  const replicaInRotation = new Gauge({
+    name: "ves_replica_in_rotation",
+    help: "1 while a read replica serves reads; 0 while it is out of rotation (unreachable, promoted or lagging)",
+    labelNames: ["replica"] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    reads,
+    readFallbacks,
+    replicaLag,
+    replicaInRotation,
     rpcs,
     openStreams,
     sealErrors,

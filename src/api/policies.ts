@@ -170,10 +170,11 @@ export const POLICIES: readonly Policy[] = [
   publicRpc(ServerReflectionV1.method.serverReflectionInfo),
   publicRpc(ServerReflectionV1alpha.method.serverReflectionInfo),
 
-  // Health checks are for orchestrators; metrics span every tenant, so they need the all-tenant admin.
+  // Health checks are for orchestrators. Metrics span every tenant: the operator's scraper credential
+  // (METRICS_API_KEY) or an admin of every tenant (the bootstrap admin) may read them.
   route("GET /healthz", "public"),
   route("GET /readyz", "public"),
-  route("GET /metrics", "admin", [everyTenant]),
+  route("GET /metrics", "metrics", [everyTenant]),
   route(`GET ${SEQUENCER_KEYS_PATH}`, "public"),
 ];
 

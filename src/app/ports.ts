@@ -163,6 +163,27 @@ export interface EventLog {
   head(stream: StreamKey): Promise<bigint>;
 }
 
+/** What a sequencing transaction did, for its trace. */
+export interface SequencingResult {
+  readonly accepted: number;
+  readonly replayed: number;
+  readonly rejected: number;
+  readonly head: bigint;
+}
+
+/** One sequencing transaction being traced (with its retries). */
+export interface SequencingSpan {
+  /** The transaction was aborted by a concurrent one and runs again. */
+  retry(err: unknown): void;
+  /** Ends the span: with the result when the transaction committed, with the error when it failed. */
+  end(result: SequencingResult | undefined, err?: unknown): void;
+}
+
+/** Traces sequencing transactions (tracing/OpenTelemetry); absent when tracing is off, so it costs nothing. */
+export interface SequencingTracer {
+  start(stream: StreamKey, events: number): SequencingSpan;
+}
+
 export interface AppendDeps {
   readonly log: EventLog;
   readonly keys: AgentKeyLookup;
@@ -171,6 +192,8 @@ export interface AppendDeps {
   readonly clock: Clock;
   readonly sha256: Sha256;
   readonly limits: Limits;
+  /** Unset: sequencing is not traced. */
+  readonly tracer?: SequencingTracer | undefined;
 }
 
 /** Signs checkpoint hashes with the sequencer's receipt key (one signature per commitment). */
@@ -298,6 +321,13 @@ export interface EventReader {
     entityId: string,
     range: ReadRange,
   ): Promise<ReadResult>;
+  /**
+   * Present where reads are spread over copies of the log (read replicas): a reader bound to one copy that has
+   * applied the stream up to `atLeast` at least (a lagging copy is waited for briefly, else the primary serves),
+   * so that the reads of one request see one consistent state. "latest": the primary. Absent: this reader is
+   * the primary.
+   */
+  route?(stream: StreamKey, atLeast: bigint | "latest"): Promise<EventReader>;
 }
 
 /** Receives the heads that commits produce, from any instance. */
