@@ -132,4 +132,61 @@ describe("readConfig", () => {
       );
     });
   });
+
+  describe("anchoring", () => {
+    const key = `0x${"ab".repeat(32)}`;
+    const anchored = {
+      ...base,
+      ANCHOR_RPC_URL: "https://user:secret@rpc.example/v2/apikey",
+      ANCHOR_CHAIN_ID: "8453",
+      ANCHOR_CONTRACT_ADDRESS: `0x${"AA".repeat(20)}`,
+      ANCHOR_SUBMITTER_KEY: key,
+    };
+
+    it("is off unless configured, and needs all four variables together", () => {
+      expect(readConfig(base).anchor).toBeUndefined();
+      expect(() => readConfig({ ...base, ANCHOR_CHAIN_ID: "1" })).toThrow(
+        "ANCHOR_CHAIN_ID is set but ANCHOR_RPC_URL is not: set both",
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_CONTRACT_ADDRESS: "" })).toThrow(
+        "ANCHOR_CONTRACT_ADDRESS is required when ANCHOR_RPC_URL is set",
+      );
+      const a = readConfig(anchored).anchor;
+      expect(a).toMatchObject({ chainId: 8453, contractAddress: `0x${"aa".repeat(20)}`, confirmations: 6 });
+      expect(a?.submitterKey?.()).toBe(key);
+      expect(a?.maxGas).toBe(5_000_000n);
+    });
+
+    it("never shows the submitter key, even in an error or a printed config", () => {
+      const a = readConfig(anchored);
+      expect(JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain("abab");
+      let message = "";
+      try {
+        readConfig({ ...anchored, ANCHOR_SUBMITTER_KEY: `${key}ff` });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe("ANCHOR_SUBMITTER_KEY expected 0x and 64 hex characters, got 68 characters");
+    });
+
+    it("names bad values, and refuses the dev anvil in production or beside a real chain", () => {
+      expect(() => readConfig({ ...anchored, ANCHOR_CONTRACT_ADDRESS: "0x12" })).toThrow(
+        'ANCHOR_CONTRACT_ADDRESS expected 0x and 40 hex characters, got "0x12"',
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_CONFIRMATIONS: "0" })).toThrow(
+        'ANCHOR_CONFIRMATIONS expected an integer in 1..10000, got "0"',
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_RPC_URL: "ws://x" })).toThrow(/http:\/\/ or https:\/\//);
+      expect(() => readConfig({ ...anchored, ANCHOR_DEV_ANVIL: "true" })).toThrow(/exclude each other/);
+      expect(() =>
+        readConfig({
+          SEQUENCER_ENV: "production",
+          SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
+          SEQUENCER_SIGNING_KEY: "11".repeat(32),
+          ANCHOR_DEV_ANVIL: "true",
+        }),
+      ).toThrow(/ANCHOR_DEV_ANVIL is for development/);
+      expect(readConfig({ ...base, ANCHOR_DEV_ANVIL: "true" }).anchor?.devAnvil).toBe(true);
+    });
+  });
 });

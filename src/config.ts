@@ -78,6 +78,26 @@ export interface Config {
   /** Test-only fault injection: "exit_before_commit" kills the process with a commitment inserted, uncommitted. */
   readonly commitFault: "exit_before_commit" | undefined;
   readonly auth: AuthConfig;
+  /** Undefined: anchoring is off (ANCHOR_RPC_URL unset and ANCHOR_DEV_ANVIL off). */
+  readonly anchor: AnchorConfig | undefined;
+}
+
+export interface AnchorConfig {
+  /** Development only: start a local anvil, deploy the contract, anchor to it (rpcUrl etc. then come from it). */
+  readonly devAnvil: boolean;
+  readonly rpcUrl: string | undefined;
+  readonly chainId: number | undefined;
+  readonly contractAddress: `0x${string}` | undefined;
+  /** The submitter's secp256k1 key (a function, so the key never appears when a config is logged or printed). */
+  readonly submitterKey: (() => `0x${string}`) | undefined;
+  readonly confirmations: number;
+  readonly intervalMs: number;
+  readonly batchMax: number;
+  readonly maxGas: bigint;
+  readonly slowRetryMs: number;
+  readonly leaderPollMs: number;
+  /** Test-only fault injection: "exit_after_send" kills the process right after a transaction is broadcast. */
+  readonly fault: "exit_after_send" | undefined;
 }
 
 export interface AuthConfig {
@@ -389,6 +409,62 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "how often the LISTEN connection checks itself with a ping (and listens again if it went deaf)",
   },
+  {
+    name: "ANCHOR_RPC_URL",
+    default: "(unset: anchoring off)",
+    description:
+      "JSON-RPC URL of the EVM chain commitments are anchored on; with ANCHOR_CHAIN_ID, ANCHOR_CONTRACT_ADDRESS and ANCHOR_SUBMITTER_KEY",
+  },
+  {
+    name: "ANCHOR_CHAIN_ID",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "the chain's id (checked)",
+  },
+  {
+    name: "ANCHOR_CONTRACT_ADDRESS",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "address of the VesAnchor contract (deploy one with `npm run admin -- anchor-deploy`)",
+  },
+  {
+    name: "ANCHOR_SUBMITTER_KEY",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "secp256k1 private key (0x + 64 hex) of an authorized submitter; never logged",
+  },
+  {
+    name: "ANCHOR_CONFIRMATIONS",
+    default: "6",
+    description: "an anchor is final once its block and this many - 1 blocks after it are on the chain",
+  },
+  { name: "ANCHOR_INTERVAL_MS", default: "5000", description: "pause between anchoring rounds" },
+  { name: "ANCHOR_BATCH_MAX", default: "32", description: "commitments per anchorMany transaction at most" },
+  {
+    name: "ANCHOR_MAX_GAS",
+    default: "5000000",
+    description: "gas of one anchoring transaction at most (a larger batch is cut to fit)",
+  },
+  {
+    name: "ANCHOR_SLOW_RETRY_MS",
+    default: "60000",
+    description:
+      "wait after a failure that is not transient (the contract refused, the submitter has no funds) before that stream is tried again",
+  },
+  {
+    name: "ANCHOR_LEADER_POLL_MS",
+    default: "1000",
+    description: "how often a stand-by instance tries to become the anchoring leader",
+  },
+  {
+    name: "ANCHOR_FAULT",
+    default: "(unset)",
+    description:
+      "tests only, refused in production: exit_after_send kills the process by SIGKILL right after an anchoring transaction is broadcast, before its receipt",
+  },
+  {
+    name: "ANCHOR_DEV_ANVIL",
+    default: "false",
+    description:
+      "development only: start a local anvil (npm @foundry-rs/anvil), deploy VesAnchor and anchor to it with anvil's public dev key",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -545,7 +621,79 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     proofTreeCacheBytes: int(env, "PROOF_TREE_CACHE_MB", 64, 0, 65_536) * 1024 * 1024,
     commitFault,
     auth,
+    anchor: readAnchorConfig(env, mode),
   };
+}
+
+function readAnchorConfig(env: NodeJS.ProcessEnv, mode: Environment): AnchorConfig | undefined {
+  const str = (name: string): string | undefined =>
+    env[name] === undefined || env[name] === "" ? undefined : env[name];
+  const devAnvil = bool(env, "ANCHOR_DEV_ANVIL", false);
+  const rpcUrl = str("ANCHOR_RPC_URL");
+  if (devAnvil && mode === "production") {
+    throw new ConfigError("ANCHOR_DEV_ANVIL is for development and is refused in production");
+  }
+  if (devAnvil && rpcUrl !== undefined) {
+    throw new ConfigError("ANCHOR_DEV_ANVIL and ANCHOR_RPC_URL exclude each other: set one");
+  }
+  if (!devAnvil && rpcUrl === undefined) {
+    for (const name of ["ANCHOR_CHAIN_ID", "ANCHOR_CONTRACT_ADDRESS", "ANCHOR_SUBMITTER_KEY"]) {
+      if (str(name) !== undefined)
+        throw new ConfigError(`${name} is set but ANCHOR_RPC_URL is not: set both`);
+    }
+    return undefined;
+  }
+  let chainId: number | undefined;
+  let contractAddress: `0x${string}` | undefined;
+  let submitterKey: (() => `0x${string}`) | undefined;
+  if (rpcUrl !== undefined) {
+    if (!/^https?:\/\//.test(rpcUrl))
+      throw new ConfigError("ANCHOR_RPC_URL expected an http:// or https:// URL");
+    for (const name of ["ANCHOR_CHAIN_ID", "ANCHOR_CONTRACT_ADDRESS", "ANCHOR_SUBMITTER_KEY"]) {
+      if (str(name) === undefined) throw new ConfigError(`${name} is required when ANCHOR_RPC_URL is set`);
+    }
+    chainId = int(env, "ANCHOR_CHAIN_ID", 0, 1, 2 ** 48);
+    const address = str("ANCHOR_CONTRACT_ADDRESS") as string;
+    if (!/^0x[0-9a-fA-F]{40}$/.test(address)) {
+      throw new ConfigError(
+        `ANCHOR_CONTRACT_ADDRESS expected 0x and 40 hex characters, got ${JSON.stringify(address)}`,
+      );
+    }
+    contractAddress = address.toLowerCase() as `0x${string}`;
+    const key = str("ANCHOR_SUBMITTER_KEY") as string;
+    if (!/^0x[0-9a-fA-F]{64}$/.test(key)) {
+      // The value is a secret: only its length is reported.
+      throw new ConfigError(
+        `ANCHOR_SUBMITTER_KEY expected 0x and 64 hex characters, got ${key.length} characters`,
+      );
+    }
+    const k = key.toLowerCase() as `0x${string}`;
+    submitterKey = () => k;
+  }
+  return {
+    devAnvil,
+    rpcUrl,
+    chainId,
+    contractAddress,
+    submitterKey,
+    confirmations: int(env, "ANCHOR_CONFIRMATIONS", 6, 1, 10_000),
+    intervalMs: int(env, "ANCHOR_INTERVAL_MS", 5000, 10, 3_600_000),
+    batchMax: int(env, "ANCHOR_BATCH_MAX", 32, 1, 1000),
+    maxGas: BigInt(int(env, "ANCHOR_MAX_GAS", 5_000_000, 100_000, 1_000_000_000)),
+    slowRetryMs: int(env, "ANCHOR_SLOW_RETRY_MS", 60_000, 10, 86_400_000),
+    leaderPollMs: int(env, "ANCHOR_LEADER_POLL_MS", 1000, 10, 60_000),
+    fault: readAnchorFault(str("ANCHOR_FAULT"), mode),
+  };
+}
+
+function readAnchorFault(raw: string | undefined, mode: Environment): "exit_after_send" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "exit_after_send") {
+    throw new ConfigError(`ANCHOR_FAULT expected exit_after_send or nothing, got ${JSON.stringify(raw)}`);
+  }
+  if (mode === "production")
+    throw new ConfigError("ANCHOR_FAULT is a test-only fault injection and is refused in production");
+  return raw;
 }
 
 const MIN_SECRET_BYTES = 32;

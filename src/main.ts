@@ -9,6 +9,7 @@ import pino, { type Logger } from "pino";
 import { createMetrics } from "./api/metrics.js";
 import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps } from "./app/ports.js";
+import { startAnchoring } from "./compose/anchoring.js";
 import { startAuth } from "./compose/auth.js";
 import { startCommitments } from "./compose/commitments.js";
 import { openDatabase } from "./compose/database.js";
@@ -70,7 +71,7 @@ export async function startSequencer(
   const stack = createStopStack(log);
   try {
     const tracer = await startTracing(config, options.tracer, SERVER_VERSION, log, stack);
-    const { sql } = await openDatabase(config, MIGRATIONS_DIR, log, stack);
+    const { sql, url: databaseUrl } = await openDatabase(config, MIGRATIONS_DIR, log, stack);
 
     const ed25519 = serverEd25519();
     const identity = await loadSequencerIdentity(
@@ -130,6 +131,18 @@ export async function startSequencer(
     const auth = await startAuth(config, sql, { now: () => new Date() }, log);
     stack.defer(() => auth.stop());
     const commitments = startCommitments(config, sql, identity, ed25519, metrics, log, stack);
+    // Off unless configured; its worker stops before the pool closes.
+    const anchoring =
+      config.anchor === undefined
+        ? undefined
+        : await startAnchoring(config.anchor, {
+            sql,
+            databaseUrl,
+            log,
+            registry: metrics.registry,
+            dataDir: config.dataDir,
+          });
+    if (anchoring !== undefined) stack.defer(() => anchoring.stop());
     // Client reads that may lag (PullEvents, GetEntityHistory, Subscribe catch-up, proofs): DATABASE_READ_URLS.
     const clientReads = await startReadReplicas(
       config,
@@ -148,6 +161,7 @@ export async function startSequencer(
       auth,
       readSide: { ...readSide, reader: clientReads.reader },
       commitments,
+      anchors: anchoring?.reader,
       proofReads: { ...commitments.proofDeps, commitments: clientReads.commitments },
       signingKeys: createSequencerKeyList(sql, identity.keyId),
       ed25519,

@@ -177,6 +177,16 @@ const SAMPLES: Record<string, () => unknown> = {
   "/ves.sequencer.v1.ProofService/VerifyInclusionProof": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyReceipt": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyConsistencyProof": () => ({}),
+  "/ves.sequencer.v1.AnchorService/GetAnchorStatus": () => ({
+    tenantId: T,
+    storeId: S,
+    selector: { selector: { case: "sequenceNumber", value: 1n } },
+  }),
+  "/ves.sequencer.v1.AnchorService/VerifyAnchor": () => ({
+    tenantId: T,
+    storeId: S,
+    selector: { selector: { case: "sequenceNumber", value: 1n } },
+  }),
   "/grpc.health.v1.Health/Check": () => ({ service: "" }),
   "/grpc.health.v1.Health/Watch": () => ({ service: "" }),
   "/grpc.health.v1.Health/List": () => ({}),

@@ -11,6 +11,8 @@ import type { StopStack } from "./stopStack.js";
 
 export interface Database {
   readonly sql: Sql;
+  /** The URL the pool connects to (the embedded server's when DATABASE_URL is unset). */
+  readonly url: string;
   /** True when DATABASE_URL was unset and the embedded PostgreSQL serves this instance. */
   readonly embedded: boolean;
 }
@@ -29,13 +31,15 @@ export async function openDatabase(
     const applied = await migrate(sql, await readMigrations(migrationsDir));
     log.info({ applied }, applied.length === 0 ? "schema is up to date" : "applied migrations");
   }
-  return { sql, embedded: connection.embedded !== undefined };
+  return { sql, url: connection.connectUrl, embedded: connection.embedded !== undefined };
 }
 
 export interface DatabaseConnection {
   readonly sql: Sql;
   /** The connection URL without its password. */
   readonly url: string;
+  /** The connection URL as the pool uses it (with the embedded server's password): never log it. */
+  readonly connectUrl: string;
   readonly embedded: EmbeddedPostgres | undefined;
   /** Closes the pool, then stops the embedded server (if any). */
   stop(): Promise<void>;
@@ -96,5 +100,5 @@ export async function connectDatabase(
     await stop();
     throw err;
   }
-  return { sql, url: redactUrl(url), embedded, stop };
+  return { sql, url: redactUrl(url), connectUrl: url, embedded, stop };
 }
