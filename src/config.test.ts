@@ -183,6 +183,7 @@ describe("readConfig", () => {
           SEQUENCER_ENV: "production",
           SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
           SEQUENCER_SIGNING_KEY: "11".repeat(32),
+          DATABASE_URL: "postgres://db/ves",
           ANCHOR_DEV_ANVIL: "true",
         }),
       ).toThrow(/ANCHOR_DEV_ANVIL is for development/);
