@@ -15,6 +15,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   infra: ["app", "domain", "crypto"],
   api: ["app", "domain", "crypto", "gen"],
   client: ["domain", "crypto", "gen"],
+  node: ["client", "domain", "crypto", "gen"], // the SDK's Node-only parts (Node transport, native crypto, outbox)
   cli: ["*"],
   root: ["*"], // main.ts, config.ts: the composition root
 };
