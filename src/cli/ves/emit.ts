@@ -243,11 +243,8 @@ export async function emit(args: string[], io: Io): Promise<number> {
         } catch (err) {
           counts.read++;
           counts.rejected++;
-          line(tty ? io.stderr : io.stdout, {
-            line: n,
-            error: "invalid_argument",
-            message: (err as Error).message,
-          });
+          const bad = { line: n, error: "invalid_argument", message: (err as Error).message };
+          previous = previous.then(() => line(tty ? io.stderr : io.stdout, bad));
           continue;
         }
         counts.read++;
