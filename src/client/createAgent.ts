@@ -76,7 +76,7 @@ export interface CreateAgentOptions {
 }
 
 export type ConnectionEvent =
-  | { readonly type: "connected"; readonly attempt: number }
+  | { readonly type: "connecting"; readonly attempt: number }
   | { readonly type: "disconnected"; readonly error: ConnectError; readonly retryInMs: number };
 
 /** The inclusion proof of a sealed event and the signed checkpoint it leads to, both verified. */
@@ -104,6 +104,7 @@ export interface AgentStats {
   readonly acknowledged: number;
   readonly failed: number;
   readonly reconnects: number;
+  /** True when the current Append stream has been answered by the server. */
   readonly connected: boolean;
 }
 
@@ -118,6 +119,8 @@ export interface Agent {
   flush(): Promise<void>;
   /** Flushes, ends the stream (after pending receipt upgrades) and refuses further appends. */
   close(): Promise<void>;
+  /** Stops at once: every unsettled append fails with `closed` (it may or may not have been sequenced). */
+  abort(): void;
   stats(): AgentStats;
 }
 
@@ -155,6 +158,8 @@ interface Batch {
 interface Connection {
   readonly requests: PushQueue<AppendRequest>;
   readonly abort: AbortController;
+  /** True once the server answered on this stream. */
+  live: boolean;
 }
 
 interface SealWait {
@@ -317,11 +322,11 @@ export function createAgent(opts: CreateAgentOptions): Agent {
   }
 
   function connect(): void {
-    const c: Connection = { requests: createPushQueue(), abort: new AbortController() };
+    const c: Connection = { requests: createPushQueue(), abort: new AbortController(), live: false };
     conn = c;
     for (const b of inFlight) c.requests.push(b.request); // resend every unanswered batch, unchanged, in order
     if (closing && queue.length === 0 && blocked.length === 0 && inFlight.length === 0) c.requests.end();
-    opts.onConnection?.({ type: "connected", attempt });
+    opts.onConnection?.({ type: "connecting", attempt });
     void read(c);
   }
 
@@ -329,6 +334,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     let error: ConnectError | undefined;
     try {
       for await (const res of sequencer.append(c.requests, { headers, signal: c.abort.signal })) {
+        c.live = true;
         if (res.kind.case === "batchResult") onBatchResult(c, res.kind.value);
         else if (res.kind.case === "receiptUpgrade") onUpgrade(res.kind.value);
       }
@@ -672,6 +678,9 @@ export function createAgent(opts: CreateAgentOptions): Agent {
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
       await Promise.all(sealsOpen);
     },
+    abort() {
+      if (fatal === undefined) stop(new AgentError("closed", "the agent was aborted"));
+    },
     stats() {
       return {
         buffered,
@@ -680,7 +689,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
         acknowledged,
         failed,
         reconnects,
-        connected: conn !== undefined,
+        connected: conn?.live === true,
       };
     },
   };
