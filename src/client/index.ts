@@ -34,7 +34,22 @@ export {
   type Reader,
   type SubscribeOptions,
 } from "./createReader.js";
+export {
+  decryptPayload,
+  type EncryptedEventToOpen,
+  generateRecipientKey,
+  type RecipientKey,
+} from "./decryptPayload.js";
+export {
+  type EncryptedPayloadParts,
+  type EncryptedPayloadResult,
+  type EncryptionContext,
+  encryptPayload,
+  type PayloadRecipient,
+  VES_ENC_1_HPKE,
+} from "./encryptPayload.js";
 export { proofOfPossession } from "./proofOfPossession.js";
+export { signEncryptedEvent } from "./signEncryptedEvent.js";
 export {
   type AgentSigner,
   portableCrypto,
@@ -43,7 +58,7 @@ export {
   signEvent,
   type UnsignedEvent,
 } from "./signEvent.js";
-export { signedEventToProto } from "./toProto.js";
+export { signedEventFromProto, signedEventToProto } from "./toProto.js";
 export { verifyCheckpointSignature } from "./verifyCheckpointSignature.js";
 export { verifyConsistency } from "./verifyConsistency.js";
 export { verifyInclusionProof } from "./verifyInclusionProof.js";

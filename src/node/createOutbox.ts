@@ -5,11 +5,11 @@
 // returns the stored receipt for any that had landed, so each event is in the log exactly once, in order.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
-import { type Event, EventSchema, type Receipt, ReceiptSchema } from "../../gen/ves/sequencer/v1/event_pb.js";
+import { EventSchema, type Receipt, ReceiptSchema } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { AgentError } from "../client/agentError.js";
 import type { Agent, AgentEvent } from "../client/createAgent.js";
-import { type SignedEvent, type SigningCrypto, signEvent } from "../client/signEvent.js";
-import { signedEventToProto } from "../client/toProto.js";
+import { type SigningCrypto, signEvent } from "../client/signEvent.js";
+import { signedEventFromProto, signedEventToProto } from "../client/toProto.js";
 import { type CreateNodeAgentOptions, createAgent, nodeCrypto } from "./createAgent.js";
 
 export type CreateOutboxOptions = CreateNodeAgentOptions & {
@@ -73,29 +73,6 @@ create table if not exists outbox (
 );
 create index if not exists outbox_waiting on outbox (position) where receipt is null and error is null;
 `;
-
-function toSigned(event: Event, signingHash: Uint8Array): SignedEvent {
-  return {
-    vesVersion: 1,
-    eventId: event.eventId,
-    tenantId: event.tenantId,
-    storeId: event.storeId,
-    sourceAgentId: event.sourceAgentId,
-    agentKeyId: event.agentKeyId,
-    entityType: event.entityType,
-    entityId: event.entityId,
-    eventType: event.eventType,
-    createdAt: event.createdAt,
-    payloadKind: 0,
-    payload: event.payload,
-    payloadPlainHash: event.payloadPlainHash,
-    payloadCipherHash: event.payloadCipherHash,
-    signingHash,
-    agentSignature: event.agentSignature,
-    commandId: event.commandId,
-    baseVersion: event.baseVersion,
-  };
-}
 
 export function createOutbox(opts: CreateOutboxOptions): Outbox {
   const { path, syncWindow = 2_000, autoStart = true, ...agentOptions } = opts;
@@ -209,7 +186,7 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox {
           break;
         }
         after = row.position;
-        const signed = toSigned(fromBinary(EventSchema, row.event), new Uint8Array(row.signing_hash));
+        const signed = signedEventFromProto(fromBinary(EventSchema, row.event), new Uint8Array(row.signing_hash));
         const p = agent.appendSigned(signed).then(
           (r) => {
             save({
