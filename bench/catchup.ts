@@ -8,57 +8,45 @@
 //   npm run bench -- catchup --events 200000 --keep    (keep the database and print its URL)
 //   npm run bench -- catchup --db postgres://.../ves_bench_catchup_xxxx   (reuse a kept database)
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import os from "node:os";
-import { parseArgs } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
 import postgres from "postgres";
 import { SequencedEventSchema } from "../gen/ves/sequencer/v1/event_pb.js";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { proofOfPossession } from "../src/client/proofOfPossession.js";
 import { verifySequencedEvent } from "../src/client/verifySequencedEvent.js";
 import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
 import { populateStream, type StreamSpec } from "./signedEvents.js";
 import { createRawSubscribeClient } from "./subscribeClient.js";
-import { BENCH_ADMIN_KEY, benchTransport, createBenchDatabase, progress, spawnServer } from "./support.js";
+import {
+  BENCH_ADMIN_KEY,
+  benchArgs,
+  benchMachine,
+  createBenchDatabase,
+  progress,
+  rssMb,
+  startBench,
+} from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "catchup"),
-  options: {
-    events: { type: "string", default: "1000000" },
-    db: { type: "string" },
-    keep: { type: "boolean", default: false },
-    window: { type: "string", default: String(4 * 1024 * 1024) },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "catchup",
+  "One subscriber reads a stream of real signed events from sequence 1 while the server's memory is sampled.",
+  {
+    events: { type: "string", default: "1000000", help: "events in the stream" },
+    keep: {
+      type: "boolean",
+      default: false,
+      help: "keep the database afterwards (its URL is printed) for --db",
+    },
+    db: { type: "string", help: "reuse a database kept by an earlier run (tops the stream up to --events)" },
+    window: {
+      type: "string",
+      default: String(4 * 1024 * 1024),
+      help: "the subscriber's HTTP/2 flow-control window in bytes",
+    },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- catchup [options]",
-      "  --events N    events in the stream (default 1000000)",
-      "  --keep        keep the database afterwards (its URL is printed) for --db",
-      "  --db URL      reuse a database kept by an earlier run (tops the stream up to --events)",
-      "  --window B    the subscriber's HTTP/2 flow-control window in bytes (default 4 MiB)",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const EVENTS = Number(args.events);
 const crypto = { sha256: nativeSha256, ed25519: sodiumEd25519 };
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 interface SavedSpec {
   tenantId: string;
@@ -109,18 +97,20 @@ const db =
     ? await createBenchDatabase("ves_bench_catchup")
     : { url: args.db, drop: async () => {}, release: async () => {} };
 const spec = await loadOrCreateSpec(db.url);
-const server = await spawnServer(db.url, {
-  SEQUENCER_ID: spec.sequencerId,
-  SEQUENCER_SIGNING_KEY: Buffer.from(spec.sequencerSeed).toString("hex"),
-  SEQUENCER_KEY_ID: spec.sequencerKeyId,
-});
-const pid = server.child.pid as number;
+const bench = await startBench(
+  "ves_bench_catchup",
+  {
+    SEQUENCER_ID: spec.sequencerId,
+    SEQUENCER_SIGNING_KEY: Buffer.from(spec.sequencerSeed).toString("hex"),
+    SEQUENCER_KEY_ID: spec.sequencerKeyId,
+  },
+  db,
+);
+const { pid, address, keys } = bench;
 try {
-  const transport = benchTransport(server.url);
-  const seq = createClient(SequencerService, transport);
+  const seq = bench.sequencer;
   const stream = { tenantId: spec.tenantId, storeId: spec.storeId };
   const agentPublicKey = sodiumEd25519.getPublicKey(spec.agentSeed);
-  const keys = createClient(KeyRegistryService, transport);
   const known = await keys.listAgentKeys({ tenantId: spec.tenantId, agentId: spec.agentId });
   if (known.keys.length === 0) {
     await keys.registerAgentKey({
@@ -144,7 +134,6 @@ try {
   const sequencerPublicKey = info.signingKeys.find((k) => k.keyId === spec.sequencerKeyId)?.publicKey;
   if (sequencerPublicKey === undefined) throw new Error("the server does not list the bench's sequencer key");
 
-  const address = server.url.replace("http://", "");
   const client = createRawSubscribeClient(address, BENCH_ADMIN_KEY, Number(args.window));
   // Warm-up (JIT, connections, the table's pages): a first read of 50,000 events, not timed.
   const warmUp = Math.min(50_000, EVENTS);
@@ -236,21 +225,10 @@ try {
       client: "grpc-js, raw bytes, sequence numbers checked",
       data: "real signed events written with the sequencer's PostgreSQL adapter (bench/signedEvents.ts)",
     },
-    machine: {
-      cpus: os.availableParallelism(),
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      memGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverage: os.loadavg().map((l) => fmt(l, 2)),
-    },
+    machine: benchMachine(),
     database: "PostgreSQL on 127.0.0.1",
-    version: (
-      JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  await server.stop();
-  if (args.keep || args.db !== undefined) await db.release();
-  else await db.drop();
+  await bench.stop({ keepDatabase: args.keep || args.db !== undefined });
 }

@@ -1,17 +1,7 @@
-// Ingest benchmark: signed events through Append against the real PostgreSQL. Events are signed and requests
-// encoded before timing; receipts are verified and the database checked after. Prints figures with the machine
-// and settings; the last line is one JSON object.
-//
-//   npm run bench                       (ingest with the defaults below)
-//   npm run bench -- ingest --events 200000 --batch 500 --streams 4 --inflight 4
-import { readFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
 import postgres from "postgres";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { AppendResponseSchema } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { SignedEvent } from "../src/client/signEvent.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
 import { runPacedDriver } from "./pacedDriver.js";
@@ -26,47 +16,46 @@ import {
 } from "./signedBatches.js";
 import {
   BENCH_ADMIN_KEY,
-  benchTransport,
+  benchArgs,
+  benchMachine,
   cpuBetween,
-  createBenchDatabase,
   progress,
   sampleCpu,
-  spawnServer,
+  startBench,
 } from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "ingest"),
-  options: {
-    events: { type: "string", default: "200000" },
-    batch: { type: "string", default: "500" },
-    "paced-batch": { type: "string", default: "100" },
-    streams: { type: "string", default: "4" },
-    inflight: { type: "string", default: "2" },
-    "paced-seconds": { type: "string", default: "15" },
-    "crypto-workers": { type: "string", default: String(os.availableParallelism()) },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "ingest",
+  "Peak ingest through Append over several streams, then receipt latency at half that rate.",
+  {
+    events: { type: "string", default: "200000", help: "events in the peak phase" },
+    batch: { type: "string", default: "500", help: "events per batch in the peak phase" },
+    "paced-batch": { type: "string", default: "100", help: "events per batch in the paced phase" },
+    streams: {
+      type: "string",
+      default: "4",
+      help: "concurrent Append streams, one connection and one (tenant, store) each",
+    },
+    inflight: {
+      type: "string",
+      default: "2",
+      help: "batches in flight per stream (server MAX_IN_FLIGHT_BATCHES)",
+    },
+    "paced-seconds": {
+      type: "string",
+      default: "15",
+      help: "length of the paced phase at half the peak rate",
+    },
+    "crypto-workers": {
+      type: "string",
+      default: String(os.availableParallelism()),
+      help: "server crypto worker threads",
+    },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- ingest [options]",
-      "  --events N          events in the peak phase (default 200000)",
-      "  --batch N           events per batch in the peak phase (default 500)",
-      "  --paced-batch N     events per batch in the paced phase (default 100)",
-      "  --streams N         concurrent Append streams, one connection and one (tenant, store) each (default 4)",
-      "  --inflight N        batches in flight per stream (server MAX_IN_FLIGHT_BATCHES, default 2)",
-      "  --paced-seconds S   length of the paced phase at half the peak rate (default 15)",
-      "  --crypto-workers N  server crypto worker threads (default: CPUs)",
-      "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const EVENTS = Number(args.events);
 const BATCH = Number(args.batch);
-const PACED_BATCH = Number(args["paced-batch"] ?? args.batch);
+const PACED_BATCH = Number(args["paced-batch"]);
 const STREAMS = Number(args.streams);
 const INFLIGHT = Number(args.inflight);
 const PACED_SECONDS = Number(args["paced-seconds"]);
@@ -110,23 +99,15 @@ const PACED_WARMUP_MS = 1000;
 
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
 
-const db = await createBenchDatabase("ves_bench_ingest");
-const server = await spawnServer(db.url, {
-  CRYPTO_WORKERS: args["crypto-workers"] as string,
+const bench = await startBench("ves_bench_ingest", {
+  CRYPTO_WORKERS: args["crypto-workers"],
   MAX_IN_FLIGHT_BATCHES: String(INFLIGHT),
 });
-const pid = server.child.pid as number;
+const { server, pid, keys, sequencerKey, address } = bench;
 try {
-  const transport = benchTransport(server.url);
-  const seq = createClient(SequencerService, transport);
-  const keys = createClient(KeyRegistryService, transport);
-  const info = await seq.getSequencerInfo({});
-  const sequencerKey = info.signingKeys[0]?.publicKey as Uint8Array;
-
   const peakStreams = Array.from({ length: STREAMS }, makeStream);
   const pacedStreams = Array.from({ length: STREAMS }, makeStream);
   await registerStreams(keys, [...peakStreams, ...pacedStreams]);
-  const address = server.url.replace("http://", "");
   const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address, BENCH_ADMIN_KEY));
   // Warm up: one small batch per stream of the paced set's keys (JIT, connections, worker start-up).
   const warm = prepare(pacedStreams, STREAMS * 100, 100, "warm-up");
@@ -216,7 +197,7 @@ try {
   pacedBar2.done();
   const total = peakEvents + pacedCount;
   if (verified !== total) throw new Error(`${total - verified} events got no receipt`);
-  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const sql = postgres(bench.db.url, { max: 1, onnotice: () => {} });
   const [row] = await sql<{ n: bigint; misplaced: bigint }[]>`
     select count(*)::bigint as n, count(*) filter (where sequence_number <> expected)::bigint as misplaced
     from (select sequence_number,
@@ -257,19 +238,10 @@ try {
       postgres: perEvent(peakCpu.postgres),
       benchClient: perEvent(peakCpu.client),
     },
-    machine: {
-      cpus: os.availableParallelism(),
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      memGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    machine: benchMachine(),
     database: "PostgreSQL on 127.0.0.1, synchronous_commit on",
-    version: (
-      JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  await server.stop();
-  await db.drop();
+  await bench.stop();
 }

@@ -1,24 +1,8 @@
-// Proofs benchmark: commitments and inclusion proofs against the real PostgreSQL, with the server's commitment
-// worker at its defaults (COMMIT_MAX_EVENTS 1024, COMMIT_MAX_AGE_MS 500).
-//  1. peak ingest (as the ingest bench) with the worker sealing alongside, and how soon sealing catches up;
-//  2. receipt → inclusion proof: paced ingest at half that peak (or --rate) on Append streams that ask for
-//     receipt upgrades; per event, the time from its receipt arriving to its upgrade (proof + signed
-//     checkpoint) arriving;
-//  3. proof throughput on sealed events: GetInclusionProof (one proof per call) and GetInclusionProofs (100
-//     random events per call), pre-encoded requests, many in flight;
-//  4. tree build time for 1,024 leaves, in process.
-// Upgrades and proofs are verified with the SDK after timing. Prints figures; the last line is one JSON object.
-//
-//   npm run bench -- proofs
-//   npm run bench -- proofs --rate 5000 --paced-seconds 20 --proof-seconds 10
-import { readFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import {
   GetInclusionProofRequestSchema,
   GetInclusionProofResponseSchema,
@@ -26,7 +10,7 @@ import {
   GetInclusionProofsResponseSchema,
   ProofService,
 } from "../gen/ves/sequencer/v1/proof_pb.js";
-import { AppendResponseSchema, SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
+import { AppendResponseSchema } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { verifyCheckpointSignature } from "../src/client/verifyCheckpointSignature.js";
 import { verifyInclusionProof } from "../src/client/verifyInclusionProof.js";
 import { verifyReceipt } from "../src/client/verifyReceipt.js";
@@ -43,56 +27,49 @@ import {
 } from "./signedBatches.js";
 import {
   BENCH_ADMIN_KEY,
-  benchTransport,
+  benchArgs,
+  benchMachine,
   cpuBetween,
-  createBenchDatabase,
   progress,
   sampleCpu,
-  spawnServer,
+  startBench,
 } from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "proofs"),
-  options: {
-    events: { type: "string", default: "100000" },
-    batch: { type: "string", default: "500" },
-    "paced-batch": { type: "string", default: "100" },
-    streams: { type: "string", default: "4" },
-    inflight: { type: "string", default: "2" },
-    "paced-seconds": { type: "string", default: "15" },
-    rate: { type: "string" },
-    "proof-seconds": { type: "string", default: "10" },
-    "proof-concurrency": { type: "string", default: "64" },
-    "proof-batch": { type: "string", default: "100" },
-    "batch-concurrency": { type: "string", default: "8" },
-    connections: { type: "string", default: "2" },
-    "crypto-workers": { type: "string", default: String(os.availableParallelism()) },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "proofs",
+  "Sealing under peak ingest, receipt -> inclusion proof latency, and proof throughput on sealed events.",
+  {
+    events: {
+      type: "string",
+      default: "100000",
+      help: "events in the peak ingest phase (skipped with --rate)",
+    },
+    batch: { type: "string", default: "500", help: "events per batch in the peak phase" },
+    "paced-batch": { type: "string", default: "100", help: "events per batch in the paced phase" },
+    streams: {
+      type: "string",
+      default: "4",
+      help: "concurrent Append streams, one connection and one (tenant, store) each",
+    },
+    inflight: {
+      type: "string",
+      default: "2",
+      help: "batches in flight per stream (server MAX_IN_FLIGHT_BATCHES)",
+    },
+    "paced-seconds": { type: "string", default: "15", help: "length of the paced phase" },
+    rate: { type: "string", help: "paced rate in events/s (default: half the measured peak)" },
+    "proof-seconds": { type: "string", default: "10", help: "length of the GetInclusionProof phase" },
+    "proof-concurrency": { type: "string", default: "64", help: "GetInclusionProof calls in flight" },
+    "proof-batch": { type: "string", default: "100", help: "random events per GetInclusionProofs call" },
+    "batch-concurrency": { type: "string", default: "8", help: "GetInclusionProofs calls in flight" },
+    connections: { type: "string", default: "2", help: "HTTP/2 connections for GetInclusionProof" },
+    "crypto-workers": {
+      type: "string",
+      default: String(os.availableParallelism()),
+      help: "server crypto worker threads",
+    },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- proofs [options]",
-      "  --events N             events in the peak ingest phase (default 100000; skipped with --rate)",
-      "  --batch N              events per batch in the peak phase (default 500)",
-      "  --paced-batch N        events per batch in the paced phase (default 100)",
-      "  --streams N            concurrent Append streams, one connection and one (tenant, store) each (default 4)",
-      "  --inflight N           batches in flight per stream (server MAX_IN_FLIGHT_BATCHES, default 2)",
-      "  --paced-seconds S      length of the paced phase (default 15)",
-      "  --rate N               paced rate in events/s (default: half the measured peak)",
-      "  --proof-seconds S      length of the GetInclusionProof phase (default 10)",
-      "  --proof-concurrency N  GetInclusionProof calls in flight (default 64)",
-      "  --proof-batch N        random events per GetInclusionProofs call (default 100)",
-      "  --batch-concurrency N  GetInclusionProofs calls in flight (default 8)",
-      "  --connections N        HTTP/2 connections for GetInclusionProof (default 2)",
-      "  --crypto-workers N     server crypto worker threads (default: CPUs)",
-      "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const EVENTS = Number(args.events);
 const BATCH = Number(args.batch);
 const PACED_BATCH = Number(args["paced-batch"]);
@@ -142,20 +119,13 @@ process.stdout.write(
   `tree build, 1,024 leaves: median ${treeBuild.medianMs} ms (p99 ${treeBuild.p99Ms}); with the 1,024 leaf hashes: median ${leavesAndTree.medianMs} ms\n`,
 );
 
-const db = await createBenchDatabase("ves_bench_proofs");
-const server = await spawnServer(db.url, {
-  CRYPTO_WORKERS: args["crypto-workers"] as string,
+const bench = await startBench("ves_bench_proofs", {
+  CRYPTO_WORKERS: args["crypto-workers"],
   MAX_IN_FLIGHT_BATCHES: String(INFLIGHT),
 });
-const pid = server.child.pid as number;
-const address = server.url.replace("http://", "");
+const { server, pid, address, keys, sequencerKey } = bench;
 try {
-  const transport = benchTransport(server.url);
-  const seq = createClient(SequencerService, transport);
-  const keys = createClient(KeyRegistryService, transport);
-  const proofs = createClient(ProofService, transport);
-  const info = await seq.getSequencerInfo({});
-  const sequencerKey = info.signingKeys[0]?.publicKey as Uint8Array;
+  const proofs = createClient(ProofService, bench.transport);
 
   const peakStreams = Array.from({ length: STREAMS }, makeStream);
   const pacedStreams = Array.from({ length: STREAMS }, makeStream);
@@ -504,19 +474,10 @@ try {
       inFlightPerStream: INFLIGHT,
       cryptoWorkers: Number(args["crypto-workers"]),
     },
-    machine: {
-      cpus: os.availableParallelism(),
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      memGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    machine: benchMachine(),
     database: "PostgreSQL on 127.0.0.1, synchronous_commit on",
-    version: (
-      JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  await server.stop();
-  await db.drop();
+  await bench.stop();
 }

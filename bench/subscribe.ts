@@ -1,71 +1,36 @@
-// Live delivery benchmark: commit-to-delivery latency of 100 live subscribers while events are ingested at half
-// the peak ingest rate. The peak is measured first, as in the ingest bench (Append, 4 streams, batches of 500).
-// Then 100 subscribers follow the paced streams (spread over several HTTP/2 connections). A delivered event's
-// latency is its arrival at the subscriber minus the commit instant of its batch, observed independently of the
-// server: a worker thread of this bench LISTENs on the commit channel, and PostgreSQL sends the notification at
-// commit. The figure from the receipt's sequenced_at (taken under the stream lock, before receipt signing and the
-// commit) is printed too, as a conservative upper bound. Every subscriber must receive exactly 1..N of its stream.
-// Prints figures with the machine and settings; the last line is one JSON object.
-//
-//   npm run bench -- subscribe
-//   npm run bench -- subscribe --subscribers 100 --subscriber-streams 1 --rate 8000 --seconds 20
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import os from "node:os";
-import { parseArgs } from "node:util";
-import { toBinary } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { AppendRequestSchema } from "../gen/ves/sequencer/v1/sequencer_pb.js";
-import { proofOfPossession } from "../src/client/proofOfPossession.js";
-import { signEvent } from "../src/client/signEvent.js";
-import { signedEventToProto } from "../src/client/toProto.js";
-import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
 import { startTsWorker } from "../src/infra/startTsWorker.js";
 import { createRawAppendClient } from "./rawAppend.js";
+import { type BenchStream, makeStream, prepare, registerStreams } from "./signedBatches.js";
 import { createRawSubscribeClient, firstReceiptTimeOf, type RawSubscribeClient } from "./subscribeClient.js";
 import {
   BENCH_ADMIN_KEY,
-  benchTransport,
+  benchArgs,
+  benchMachine,
   cpuBetween,
-  createBenchDatabase,
   progress,
   sampleCpu,
-  spawnServer,
+  startBench,
 } from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "subscribe"),
-  options: {
-    subscribers: { type: "string", default: "100" },
-    "subscriber-streams": { type: "string", default: "4" },
-    connections: { type: "string", default: "10" },
-    "peak-events": { type: "string", default: "80000" },
-    rate: { type: "string" },
-    seconds: { type: "string", default: "15" },
-    batch: { type: "string", default: "100" },
-    streams: { type: "string", default: "4" },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "subscribe",
+  "Commit -> delivery latency of live subscribers while events are ingested at half the peak rate.",
+  {
+    subscribers: { type: "string", default: "100", help: "live subscribers" },
+    "subscriber-streams": {
+      type: "string",
+      default: "4",
+      help: "how many of the paced streams they follow, evenly (4: all of them)",
+    },
+    connections: { type: "string", default: "10", help: "HTTP/2 connections the subscribers share" },
+    "peak-events": { type: "string", default: "80000", help: "events of the peak phase that sets the rate" },
+    rate: { type: "string", help: "paced events/s; skips the peak phase (default: half the measured peak)" },
+    seconds: { type: "string", default: "15", help: "length of the paced phase" },
+    batch: { type: "string", default: "100", help: "events per batch in the paced phase" },
+    streams: { type: "string", default: "4", help: "streams written concurrently" },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- subscribe [options]",
-      "  --subscribers N         live subscribers (default 100)",
-      "  --subscriber-streams N  how many of the paced streams they follow, evenly (default 4: all of them)",
-      "  --connections N         HTTP/2 connections the subscribers share (default 10)",
-      "  --peak-events N         events of the peak phase that sets the rate (default 80000)",
-      "  --rate R                paced events/s; skips the peak phase (default: half the measured peak)",
-      "  --seconds S             length of the paced phase (default 15)",
-      "  --batch N               events per batch in the paced phase (default 100)",
-      "  --streams N             streams written concurrently (default 4)",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const SUBSCRIBERS = Number(args.subscribers);
 const STREAMS = Number(args.streams);
 const SUB_STREAMS = Math.min(STREAMS, Number(args["subscriber-streams"]));
@@ -73,69 +38,7 @@ const CONNECTIONS = Number(args.connections);
 const PACED_BATCH = Number(args.batch);
 const SECONDS = Number(args.seconds);
 const PEAK_BATCH = 500;
-const crypto = { sha256: nativeSha256, ed25519: sodiumEd25519 };
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
-
-interface Stream {
-  tenantId: string;
-  storeId: string;
-  agentId: string;
-  sign: (m: Uint8Array) => Uint8Array;
-  publicKey: Uint8Array;
-}
-
-function makeStream(): Stream {
-  const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
-  return {
-    tenantId: randomUUID(),
-    storeId: randomUUID(),
-    agentId: randomUUID(),
-    sign: sodiumEd25519.createSigner(seed),
-    publicKey: sodiumEd25519.getPublicKey(seed),
-  };
-}
-
-/** Per stream, `batches` encoded AppendRequests of `batch` signed events each. */
-function prepare(streams: Stream[], batches: number, batch: number, label: string): Uint8Array[][] {
-  const bar = progress(`signing and encoding ${label}`, streams.length * batches * batch);
-  const out = streams.map((s) =>
-    Array.from({ length: batches }, () => {
-      const events = Array.from({ length: batch }, (_, i) => {
-        bar.tick();
-        return signedEventToProto(
-          signEvent(
-            {
-              tenantId: s.tenantId,
-              storeId: s.storeId,
-              sourceAgentId: s.agentId,
-              agentKeyId: 1,
-              entityType: "order",
-              entityId: `order-${i % 500}`,
-              eventType: "order.updated",
-              payload: {
-                orderId: `ORD-${i}`,
-                amount: i * 7,
-                currency: "USD",
-                lines: [{ sku: "WIDGET-001", qty: 1 + (i % 9), price: 1999 }],
-                note: "bench payload of a typical order update, about three hundred bytes of JSON in all",
-              },
-            },
-            { sign: s.sign },
-            crypto,
-          ),
-        );
-      });
-      return toBinary(AppendRequestSchema, {
-        $typeName: "ves.sequencer.v1.AppendRequest",
-        receiptUpgrades: false,
-        batchId: randomUUID(),
-        events,
-      });
-    }),
-  );
-  bar.done();
-  return out;
-}
 
 /** Latencies in 0.1 ms buckets up to 60 s. */
 function createHistogram() {
@@ -167,31 +70,19 @@ function createHistogram() {
   };
 }
 
-const db = await createBenchDatabase("ves_bench_subscribe");
-const server = await spawnServer(db.url, { MAX_IN_FLIGHT_BATCHES: "2" });
-const pid = server.child.pid as number;
+const bench = await startBench("ves_bench_subscribe", { MAX_IN_FLIGHT_BATCHES: "2" });
+const { server, pid, address } = bench;
 try {
-  const transport = benchTransport(server.url);
-  const keys = createClient(KeyRegistryService, transport);
   const peakStreams = Array.from({ length: STREAMS }, makeStream);
   const pacedStreams = Array.from({ length: STREAMS }, makeStream);
-  for (const s of [...peakStreams, ...pacedStreams]) {
-    await keys.registerAgentKey({
-      tenantId: s.tenantId,
-      agentId: s.agentId,
-      keyId: 1,
-      publicKey: s.publicKey,
-      proofOfPossession: proofOfPossession(s.publicKey, { sign: s.sign }, crypto),
-    });
-  }
-  const address = server.url.replace("http://", "");
+  await registerStreams(bench.keys, [...peakStreams, ...pacedStreams]);
   const writers = Array.from({ length: STREAMS }, () => createRawAppendClient(address, BENCH_ADMIN_KEY));
 
   // The rate: half the peak, measured here as the ingest bench does, unless given.
   let peakRate: number | undefined;
   if (args.rate === undefined) {
     const perStream = Math.max(1, Math.round(Number(args["peak-events"]) / STREAMS / PEAK_BATCH));
-    const peak = prepare(peakStreams, perStream, PEAK_BATCH, "peak events");
+    const peak = prepare(peakStreams, perStream * PEAK_BATCH * STREAMS, PEAK_BATCH, "peak events").requests;
     const warm = peak.map((r) => r.slice(0, 2));
     await Promise.all(writers.map((w, i) => w.append(warm[i] as Uint8Array[])));
     const timed = peak.map((r) => r.slice(2));
@@ -203,7 +94,12 @@ try {
   }
   const rate = args.rate === undefined ? (peakRate as number) / 2 : Number(args.rate);
   const perStreamBatches = Math.max(1, Math.round((rate * SECONDS) / PACED_BATCH / STREAMS));
-  const paced = prepare(pacedStreams, perStreamBatches, PACED_BATCH, "paced events");
+  const paced = prepare(
+    pacedStreams,
+    perStreamBatches * PACED_BATCH * STREAMS,
+    PACED_BATCH,
+    "paced events",
+  ).requests;
   const perStreamEvents = perStreamBatches * PACED_BATCH;
 
   // Subscribers: spread over the first SUB_STREAMS paced streams and over CONNECTIONS HTTP/2 connections.
@@ -217,7 +113,7 @@ try {
   let delivered = 0;
   const errors: string[] = [];
   const subscriptions = Array.from({ length: SUBSCRIBERS }, (_, i) => {
-    const stream = pacedStreams[i % SUB_STREAMS] as Stream;
+    const stream = pacedStreams[i % SUB_STREAMS] as BenchStream;
     let expected = 1n;
     let heard = false;
     let finished: () => void = () => {};
@@ -256,7 +152,7 @@ try {
     `${SUBSCRIBERS} subscribers live on ${SUB_STREAMS} stream(s) over ${CONNECTIONS} connections; pacing ${rate.toFixed(0)} events/s in batches of ${PACED_BATCH} for ${SECONDS} s\n`,
   );
 
-  const listener = startTsWorker(new URL("./commitListener.ts", import.meta.url), { url: db.url });
+  const listener = startTsWorker(new URL("./commitListener.ts", import.meta.url), { url: bench.db.url });
   await once(listener, "message");
   server.resetPeak();
   const cpu0 = sampleCpu(pid);
@@ -299,7 +195,7 @@ try {
   const fromCommit = createHistogram();
   let unmatched = 0;
   for (const [streamIndex, first, last, at] of messages) {
-    const stream = pacedStreams[streamIndex] as Stream;
+    const stream = pacedStreams[streamIndex] as BenchStream;
     const list = commits.get(`${stream.tenantId}:${stream.storeId}`) ?? [];
     let lo = 0;
     for (let seqNo = first; seqNo <= last; seqNo++) {
@@ -369,20 +265,10 @@ try {
       postgres: fmt((cpu.postgres / elapsed) * 100, 0),
       bench: fmt((cpu.client / elapsed) * 100, 0),
     },
-    machine: {
-      cpus: os.availableParallelism(),
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      memGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverage: os.loadavg().map((l) => fmt(l, 2)),
-    },
+    machine: benchMachine(),
     database: "PostgreSQL on 127.0.0.1, synchronous_commit on",
-    version: (
-      JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  await server.stop();
-  await db.drop();
+  await bench.stop();
 }

@@ -1,13 +1,17 @@
-// Shared bench plumbing: a throwaway database, the server as a child process (so its CPU and memory are its
-// own), and progress output for long steps.
+// The bench harness: options with generated --help, a throwaway database, the server as a child process (so its
+// CPU and memory are its own) with authenticated clients, CPU and memory sampling, the machine's description,
+// and progress output for long steps. Each bench file says only what it measures.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import path from "node:path";
-import type { Transport } from "@connectrpc/connect";
+import { parseArgs } from "node:util";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 import postgres from "postgres";
+import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
+import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -17,9 +21,88 @@ export function baseDatabaseUrl(): string {
   );
 }
 
-export async function createBenchDatabase(
-  prefix: string,
-): Promise<{ url: string; drop(): Promise<void>; release(): Promise<void> }> {
+export interface BenchOption {
+  readonly type: "string" | "boolean";
+  readonly default?: string | boolean;
+  /** One line for --help; the default is appended. */
+  readonly help: string;
+}
+
+type BenchValues<O extends Record<string, BenchOption>> = {
+  [K in keyof O]: O[K]["type"] extends "boolean"
+    ? boolean
+    : O[K] extends { default: string }
+      ? string
+      : string | undefined;
+};
+
+/**
+ * The options of bench `name` (the command-line words after it), or its --help, generated from `options`, printed
+ * before exiting. `about` is the bench's one-paragraph description for --help.
+ */
+export function benchArgs<const O extends Record<string, BenchOption>>(
+  name: string,
+  about: string,
+  options: O,
+): BenchValues<O> {
+  const spec: Record<string, { type: "string" | "boolean"; default?: string | boolean }> = {
+    help: { type: "boolean", default: false },
+  };
+  for (const [k, o] of Object.entries(options)) {
+    spec[k] = o.default === undefined ? { type: o.type } : { type: o.type, default: o.default };
+  }
+  const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== name), options: spec });
+  if (values.help === true) {
+    const flags = Object.entries(options).map(
+      ([k, o]) => [`--${k}${o.type === "string" ? " V" : ""}`, o] as const,
+    );
+    const width = Math.max(...flags.map(([f]) => f.length));
+    process.stdout.write(
+      [
+        `npm run bench -- ${name} [options]`,
+        about,
+        "",
+        ...flags.map(
+          ([f, o]) =>
+            `  ${f.padEnd(width)}  ${o.help}${o.default === undefined || o.default === false ? "" : ` (default ${o.default})`}`,
+        ),
+        "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
+        "",
+      ].join("\n"),
+    );
+    process.exit(0);
+  }
+  return values as BenchValues<O>;
+}
+
+/** The machine and build a figure was measured on, for every bench's JSON line. */
+export function benchMachine(): {
+  cpus: number;
+  cpu: string;
+  memGb: number;
+  node: string;
+  loadAverage: number[];
+  version: string;
+} {
+  return {
+    cpus: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+    version: (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
+      .version,
+  };
+}
+
+export interface BenchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+  /** Keeps the database; only closes the admin connection. */
+  release(): Promise<void>;
+}
+
+export async function createBenchDatabase(prefix: string): Promise<BenchDatabase> {
   const admin = postgres(baseDatabaseUrl(), { max: 1, onnotice: () => {} });
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin.unsafe(`create database ${name}`);
@@ -31,14 +114,12 @@ export async function createBenchDatabase(
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end({ timeout: 1 });
     },
-    /** Keeps the database; only closes the admin connection. */
     async release() {
       await admin.end({ timeout: 1 });
     },
   };
 }
 
-/** The bootstrap admin key the bench server runs with; bench clients authenticate with it. */
 /** A gRPC transport to the bench server that presents the bench admin key. */
 export function benchTransport(baseUrl: string, extra: Partial<GrpcTransportOptions> = {}): Transport {
   return createGrpcTransport({
@@ -53,6 +134,7 @@ export function benchTransport(baseUrl: string, extra: Partial<GrpcTransportOpti
   });
 }
 
+/** The bootstrap admin key the bench server runs with; bench clients authenticate with it. */
 export const BENCH_ADMIN_KEY = "bench-bootstrap-admin-key-0123456789abcdef";
 
 export interface BenchServer {
@@ -64,7 +146,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) / 1024 : 0;
@@ -211,4 +293,50 @@ export async function settle(): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
     onTime = performance.now() - t < 15 ? onTime + 1 : 0;
   }
+}
+
+export interface Bench {
+  readonly db: BenchDatabase;
+  readonly server: BenchServer;
+  readonly pid: number;
+  /** host:port, for the raw grpc-js clients. */
+  readonly address: string;
+  readonly transport: Transport;
+  readonly sequencer: Client<typeof SequencerService>;
+  readonly keys: Client<typeof KeyRegistryService>;
+  /** The receipt-signing key the server publishes, pinned for verifying receipts. */
+  readonly sequencerKey: Uint8Array;
+  /** Stops the server; drops the database unless `keepDatabase`. */
+  stop(opts?: { keepDatabase?: boolean }): Promise<void>;
+}
+
+/** A throwaway database (or `db`), the server on it with `env`, and authenticated clients. */
+export async function startBench(
+  prefix: string,
+  env: Record<string, string> = {},
+  db?: BenchDatabase,
+): Promise<Bench> {
+  const database = db ?? (await createBenchDatabase(prefix));
+  const server = await spawnServer(database.url, env).catch(async (err: unknown) => {
+    await database.drop();
+    throw err;
+  });
+  const transport = benchTransport(server.url);
+  const sequencer = createClient(SequencerService, transport);
+  const info = await sequencer.getSequencerInfo({});
+  return {
+    db: database,
+    server,
+    pid: server.child.pid as number,
+    address: server.url.replace("http://", ""),
+    transport,
+    sequencer,
+    keys: createClient(KeyRegistryService, transport),
+    sequencerKey: info.signingKeys[0]?.publicKey as Uint8Array,
+    async stop(opts = {}) {
+      await server.stop();
+      if (opts.keepDatabase === true) await database.release();
+      else await database.drop();
+    },
+  };
 }

@@ -17,6 +17,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   client: ["domain", "crypto", "gen"],
   node: ["client", "domain", "crypto", "gen"], // the SDK's Node-only parts (Node transport, native crypto, outbox)
   cli: ["*"],
+  compose: ["*"], // the composition root's steps, used only by main.ts
   root: ["*"], // main.ts, config.ts: the composition root
 };
 
