@@ -6,58 +6,35 @@
 // machine and settings; the last line is one JSON object.
 //
 //   npm run bench -- sdk [--events 200000] [--streams 4]
-import os from "node:os";
-import { parseArgs } from "node:util";
-import { createClient } from "@connectrpc/connect";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { AppendResult } from "../src/client/createAgent.js";
 import { createAgent } from "../src/node/createAgent.js";
 import { createRawAppendClient } from "./rawAppend.js";
 import { benchCrypto, makeStream, prepare, registerStreams } from "./signedBatches.js";
-import { BENCH_ADMIN_KEY, benchTransport, createBenchDatabase, progress, spawnServer } from "./support.js";
+import { BENCH_ADMIN_KEY, benchArgs, benchMachine, progress, startBench } from "./support.js";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "sdk"),
-  options: {
-    events: { type: "string", default: "200000" },
-    streams: { type: "string", default: "4" },
-    help: { type: "boolean", default: false },
+const args = benchArgs(
+  "sdk",
+  "The ingest peak workload through raw pre-encoded Append (batches of 500, 4 in flight) and through createAgent with default settings, against the same server.",
+  {
+    events: { type: "string", default: "200000", help: "events per phase" },
+    streams: { type: "string", default: "4", help: "streams, one connection and one agent each" },
   },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run bench -- sdk [options]",
-      "  --events N    events per phase (default 200000)",
-      "  --streams N   streams, one connection and one agent each (default 4)",
-      "Raw Append (batches of 500, 4 in flight, pre-encoded) vs createAgent with default settings, same server.",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
+);
 const EVENTS = Number(args.events);
 const STREAMS = Number(args.streams);
 const BATCH = 500;
 const INFLIGHT = 4;
 
-const db = await createBenchDatabase("ves_bench_sdk");
-const server = await spawnServer(db.url, { MAX_IN_FLIGHT_BATCHES: String(INFLIGHT) });
+const bench = await startBench("ves_bench_sdk", { MAX_IN_FLIGHT_BATCHES: String(INFLIGHT) });
+const { server, sequencerKey } = bench;
 try {
-  const transport = benchTransport(server.url);
-  const info = await createClient(SequencerService, transport).getSequencerInfo({});
-  const sequencerKey = info.signingKeys[0]?.publicKey as Uint8Array;
   const rawStreams = Array.from({ length: STREAMS }, makeStream);
   const sdkStreams = Array.from({ length: STREAMS }, makeStream);
   const warmStreams = Array.from({ length: STREAMS }, makeStream);
-  await registerStreams(createClient(KeyRegistryService, transport), [
-    ...rawStreams,
-    ...sdkStreams,
-    ...warmStreams,
-  ]);
-  const address = server.url.replace("http://", "");
-  const clients = Array.from({ length: STREAMS }, () => createRawAppendClient(address, BENCH_ADMIN_KEY));
+  await registerStreams(bench.keys, [...rawStreams, ...sdkStreams, ...warmStreams]);
+  const clients = Array.from({ length: STREAMS }, () =>
+    createRawAppendClient(bench.address, BENCH_ADMIN_KEY),
+  );
   const warm = prepare(warmStreams, STREAMS * 1000, 100, "warm-up");
   await Promise.all(clients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));
 
@@ -136,16 +113,9 @@ try {
       rawBatchSize: BATCH,
       inFlightPerStream: INFLIGHT,
       sdkSettings: "defaults (batchSize 500, lingerMs 5, maxInFlight 4, bufferEvents 10000)",
-      machine: {
-        cpus: os.availableParallelism(),
-        cpu: os.cpus()[0]?.model ?? "unknown",
-        memGb: Math.round(os.totalmem() / 2 ** 30),
-        node: process.version,
-        loadAverage1m: Number(os.loadavg()[0]?.toFixed(1)),
-      },
+      machine: benchMachine(),
     })}\n`,
   );
 } finally {
-  await server.stop();
-  await db.drop();
+  await bench.stop();
 }
