@@ -186,7 +186,10 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox {
           break;
         }
         after = row.position;
-        const signed = signedEventFromProto(fromBinary(EventSchema, row.event), new Uint8Array(row.signing_hash));
+        const signed = signedEventFromProto(
+          fromBinary(EventSchema, row.event),
+          new Uint8Array(row.signing_hash),
+        );
         const p = agent.appendSigned(signed).then(
           (r) => {
             save({
