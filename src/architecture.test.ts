@@ -1,4 +1,4 @@
-// The dependency rule of style.md, checked on every import: crypto <- domain <- app <- {infra, api} <- main.
+// The dependency rule of the house style, checked on every import: crypto <- domain <- app <- {infra, api} <- main.
 // Only api/, client/ and the command-line entry points import gen/; the SDK (client/) needs no server code:
 // besides gen/ it uses crypto/ and the pure rules of domain/, which like the SDK never import Node built-ins.
 import { readdirSync, readFileSync } from "node:fs";

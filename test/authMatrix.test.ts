@@ -6,6 +6,8 @@ import { Code, ConnectError, createClient, type Interceptor, type Transport } fr
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServerReflectionRequestSchema as ReflectionV1RequestSchema } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflectionRequestSchema as ReflectionV1alphaRequestSchema } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { ErrorDetailSchema } from "../gen/ves/sequencer/v1/error_detail_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
@@ -167,6 +169,14 @@ const SAMPLES: Record<string, () => unknown> = {
   "/ves.sequencer.v1.ProofService/VerifyInclusionProof": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyReceipt": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyConsistencyProof": () => ({}),
+  "/grpc.health.v1.Health/Check": () => ({ service: "" }),
+  "/grpc.health.v1.Health/Watch": () => ({ service: "" }),
+  "/grpc.health.v1.Health/List": () => ({}),
+  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": () =>
+    create(ReflectionV1RequestSchema, { messageRequest: { case: "listServices", value: "" } }),
+  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": () =>
+    create(ReflectionV1alphaRequestSchema, { messageRequest: { case: "listServices", value: "" } }),
+  "GET /.well-known/ves-sequencer-keys.json": () => undefined,
   "GET /healthz": () => undefined,
   "GET /readyz": () => undefined,
   "GET /metrics": () => undefined,

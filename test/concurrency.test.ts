@@ -1,6 +1,6 @@
 // Concurrent ingest across two sequencer processes on one PostgreSQL: many Append streams writing one stream or
 // several give gap-free, strictly increasing sequences with one verifiable receipt per event, and the same
-// batch sent to both servers at once is sequenced exactly once (ves-protocol.md §4, §2.4).
+// batch sent to both servers at once is sequenced exactly once (docs/protocol.md §4, §2.4).
 import { randomUUID } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";

@@ -20,7 +20,12 @@ describe("access policies", () => {
     expect(new Set(keys).size).toBe(keys.length);
     const known = new Set(SERVICES.flatMap((s) => s.methods.map(methodKey)));
     expect(keys.filter((k) => k.startsWith("/") && !known.has(k))).toEqual([]);
-    expect(keys.filter((k) => !k.startsWith("/"))).toEqual(["GET /healthz", "GET /readyz", "GET /metrics"]);
+    expect(keys.filter((k) => !k.startsWith("/"))).toEqual([
+      "GET /healthz",
+      "GET /readyz",
+      "GET /metrics",
+      "GET /.well-known/ves-sequencer-keys.json",
+    ]);
   });
 
   it("make the server refuse to start when a registered RPC has no policy", () => {

@@ -1,20 +1,24 @@
-// The access policy of every RPC and HTTP route (ves-protocol.md §3.3, §16.9): the permission it needs and
+// The access policy of every RPC and HTTP route (docs/protocol.md §3.3, §16.9): the permission it needs and
 // what it touches (tenants, stores, agents), read from the request. FAILS CLOSED: a method or route without an
 // entry here is denied, and the server refuses to start when a registered RPC has none. Adding an RPC means
 // adding one line below.
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import type { Event } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { EVERY, type Requirement, type ResourceRef } from "../domain/authorize.js";
+import { SEQUENCER_KEYS_PATH } from "./sequencerKeys.js";
 
 export interface Policy {
   /** "/package.Service/Method" for an RPC (its URL path), "GET /path" for an HTTP route. */
   readonly key: string;
-  /** "public": no credential needed (health checks only). */
+  /** "public": no credential needed (health, reflection, the sequencer's public keys). */
   readonly requirement: Requirement | "public";
   /**
    * What a request touches. Unary and server-streaming RPCs: applied to the request. Client-streaming and bidi
@@ -42,6 +46,11 @@ function rpc<I extends DescMessage>(
   refs: (message: MessageShape<I>) => readonly ResourceRef[],
 ): Policy {
   return { key: methodKey(method), requirement, refs };
+}
+
+/** Public RPCs: the standard health and reflection services, and the sequencer's public keys. */
+function publicRpc(method: Pick<DescMethod, "name" | "parent">): Policy {
+  return { key: methodKey(method), requirement: "public", refs: () => [] };
 }
 
 function route(key: string, requirement: Requirement | "public", refs: ResourceRef[] = []): Policy {
@@ -105,7 +114,8 @@ export const POLICIES: readonly Policy[] = [
   },
   rpc(S.appendBatch, "write", (m) => eventRefs(m.events)),
   rpc(S.getHead, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
-  rpc(S.getSequencerInfo, "authenticated", () => []),
+  // Public: any verifier may learn (and pin) the receipt-signing keys.
+  publicRpc(S.getSequencerInfo),
   rpc(S.pullEvents, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
   rpc(S.getEntityHistory, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
   rpc(S.subscribe, "read", (m) => [tenant("tenant_id", m.tenantId), store("store_id", m.storeId)]),
@@ -148,10 +158,19 @@ export const POLICIES: readonly Policy[] = [
   rpc(P.verifyReceipt, "authenticated", () => []),
   rpc(P.verifyConsistencyProof, "authenticated", () => []),
 
+  // The standard gRPC surface: health for orchestrators and load balancers, reflection for generic clients
+  // (the API's shape is public; every call it describes keeps its own policy).
+  publicRpc(Health.method.check),
+  publicRpc(Health.method.watch),
+  publicRpc(Health.method.list),
+  publicRpc(ServerReflectionV1.method.serverReflectionInfo),
+  publicRpc(ServerReflectionV1alpha.method.serverReflectionInfo),
+
   // Health checks are for orchestrators; metrics span every tenant, so they need the all-tenant admin.
   route("GET /healthz", "public"),
   route("GET /readyz", "public"),
   route("GET /metrics", "admin", [everyTenant]),
+  route(`GET ${SEQUENCER_KEYS_PATH}`, "public"),
 ];
 
 export const POLICY_TABLE: ReadonlyMap<string, Policy> = new Map(POLICIES.map((p) => [p.key, p]));

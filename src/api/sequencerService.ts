@@ -1,5 +1,6 @@
 // SequencerService: Append (bidi, optionally with a subscription), AppendBatch, GetHead, GetSequencerInfo,
 // PullEvents, GetEntityHistory, Subscribe.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
@@ -14,6 +15,7 @@ import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
 import { entityHistoryResponse, isBinaryCodec, pullEventsResponse } from "./readResponses.js";
 import { type ReceiptUpgradesOptions, withReceiptUpgrades } from "./receiptUpgrades.js";
+import type { SequencerKeyView } from "./sequencerKeys.js";
 import { type ReadApiOptions, subscribeStream } from "./subscribeStream.js";
 import { syncStream } from "./syncStream.js";
 
@@ -24,7 +26,7 @@ export interface SequencerServiceOptions {
   readonly shutdown: AbortSignal;
   readonly serverVersion: string;
   /** Every receipt-signing key the log has seen, current first. */
-  readonly signingKeys: () => Promise<{ keyId: string; publicKey: Uint8Array; current: boolean }[]>;
+  readonly signingKeys: () => Promise<SequencerKeyView[]>;
   readonly onBatch?: (outcome: BatchOutcome, ms: number) => void;
   /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
   readonly receiptUpgrades?: ReceiptUpgradesOptions;
@@ -102,7 +104,14 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
       return {
         sequencerId: deps.signer.sequencerId,
         protocolVersion: "VES/1.0",
-        signingKeys: keys.map((k) => ({ ...k, algorithm: "ed25519" })),
+        signingKeys: keys.map((k) => ({
+          keyId: k.keyId,
+          publicKey: k.publicKey,
+          algorithm: "ed25519",
+          current: k.current,
+          validFrom: timestampFromDate(k.validFrom),
+          lastSeenAt: timestampFromDate(k.lastSeenAt),
+        })),
         limits: {
           maxEventsPerBatch: deps.limits.maxEventsPerBatch,
           maxPayloadBytes: deps.limits.maxPayloadBytes,

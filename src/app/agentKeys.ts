@@ -1,4 +1,4 @@
-// Use cases of the agent key registry: register (with proof of possession, ves-protocol.md §2.7), list, revoke.
+// Use cases of the agent key registry: register (with proof of possession, docs/protocol.md §2.7), list, revoke.
 // Registration and revocation are recorded in the tenant's key audit log in the same transaction.
 import { bytesToHex, isUuid } from "../crypto/bytes.js";
 import type { Ed25519 } from "../crypto/ed25519.js";

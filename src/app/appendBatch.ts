@@ -1,5 +1,5 @@
 // Use case: sequence one batch of signed VES events and sign a receipt for each accepted one
-// (ves-protocol.md §1.2, §2.4, §4, §16.6).
+// (docs/protocol.md §1.2, §2.4, §4, §16.6).
 import { isUuid } from "../crypto/bytes.js";
 import { agentKeyRef } from "../domain/agentKey.js";
 import { checkBatch } from "../domain/checkBatch.js";

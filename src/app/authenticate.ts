@@ -1,5 +1,5 @@
 // Use case: turn a presented credential (API key, JWT bearer token or the bootstrap admin key) into a Principal
-// (ves-protocol.md §3.2, §16.9), and re-check a principal during a long stream (revoked key, expired token).
+// (docs/protocol.md §3.2, §16.9), and re-check a principal during a long stream (revoked key, expired token).
 import { isUuid, utf8 } from "../crypto/bytes.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import { apiKeyPrefixOf } from "../domain/apiKey.js";

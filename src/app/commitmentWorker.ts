@@ -1,5 +1,5 @@
 // The commitment worker: polls for streams with waiting events and seals each one's next commitment when it is
-// due (ves-protocol.md §16.10). Any number of instances may run it: the stream lock lets one seal at a time,
+// due (docs/protocol.md §16.10). Any number of instances may run it: the stream lock lets one seal at a time,
 // and the database refuses a commitment that does not extend the chain. Stopping waits for the seal in flight.
 import type { Commitment } from "../domain/commitment.js";
 import type { SealPolicy } from "../domain/sealPolicy.js";

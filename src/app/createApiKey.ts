@@ -1,4 +1,4 @@
-// Use case: create an API key (ves-protocol.md §3.2, §16.9). The secret is returned once; only its SHA-256 is
+// Use case: create an API key (docs/protocol.md §3.2, §16.9). The secret is returned once; only its SHA-256 is
 // stored. The creation is recorded in the tenant's key audit log in the same transaction.
 import { utf8 } from "../crypto/bytes.js";
 import type { Sha256 } from "../crypto/sha256.js";

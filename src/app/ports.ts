@@ -35,7 +35,7 @@ export interface ReceiptSigner {
   readonly sequencerId: string;
   readonly keyId: string;
   readonly publicKey: Uint8Array;
-  /** Receipt hashes (ves-protocol.md §2.4) of the stream's events and Ed25519 signatures over them, in order. */
+  /** Receipt hashes (docs/protocol.md §2.4) of the stream's events and Ed25519 signatures over them, in order. */
   signReceipts(
     stream: StreamKey,
     items: readonly ReceiptToSign[],

@@ -1,4 +1,4 @@
-// Use case: rotate an agent's key (ves-protocol.md §3.1, §16.8): register a new key id with proof of possession
+// Use case: rotate an agent's key (docs/protocol.md §3.1, §16.8): register a new key id with proof of possession
 // and, optionally, end the old key's validity at `oldValidTo`, so that both keys are accepted in the overlap.
 // The check of the old key, both writes and the audit entry happen in one transaction.
 import { bytesToHex } from "../crypto/bytes.js";

@@ -1,4 +1,4 @@
-// Use case: seal a stream's next commitment if it is due (ves-protocol.md §2.5, §2.6, §16.10). Runs under the
+// Use case: seal a stream's next commitment if it is due (docs/protocol.md §2.5, §2.6, §16.10). Runs under the
 // stream's commitment lock in one short transaction: read the leaves, build the tree and state root, sign the
 // checkpoint, insert. Another worker holding the lock means "busy", never a second commitment.
 import { buildCommitment } from "../domain/buildCommitment.js";

@@ -25,9 +25,10 @@ import { nobleEd25519 } from "../crypto/ed25519.js";
 import { nobleSha256 } from "../crypto/sha256.js";
 import { type AuditEntry, findBrokenAuditLink } from "../domain/auditLog.js";
 import { BOOTSTRAP_KEY_FILE } from "../infra/bootstrapAdminKey.js";
+import { defaultSequencerUrl } from "./sequencerUrl.js";
 
 const COMMON = `Common options:
-  --url URL        the sequencer (default: SEQUENCER_URL or http://127.0.0.1:50051)
+  --url URL        the sequencer (default: SEQUENCER_URL, else http://127.0.0.1:PORT, PORT default 50051)
   --key KEY        an admin credential: an API key, or "Bearer <JWT>" (default: VES_API_KEY, then
                    BOOTSTRAP_ADMIN_API_KEY, then the development key in DATA_DIR/${BOOTSTRAP_KEY_FILE})
   -h, --help       help for the command`;
@@ -274,7 +275,7 @@ async function run(): Promise<number> {
     return next(req);
   };
   const transport = createGrpcTransport({
-    baseUrl: opts.url ?? process.env.SEQUENCER_URL ?? "http://127.0.0.1:50051",
+    baseUrl: opts.url ?? defaultSequencerUrl(),
     interceptors: [auth],
   });
   const apiKeys = createClient(ApiKeyService, transport);

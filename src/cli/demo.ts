@@ -1,6 +1,7 @@
 // npm run demo: a one-minute tour. Registers an agent key (with proof of possession), streams signed events
-// through the bidirectional Append RPC, and verifies every receipt with the SDK, trusting nothing but the
-// sequencer's published public key.
+// through the bidirectional Append RPC, verifies every receipt with the SDK (trusting nothing but the
+// sequencer's published public key), then waits for the events to be sealed and verifies an inclusion proof
+// and its signed checkpoint. Exits 0 when everything verified, 1 on any failure, 2 on a usage error.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -8,6 +9,7 @@ import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { type AppendRequest, SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { proofOfPossession } from "../client/proofOfPossession.js";
 import { type SignedEvent, signEvent } from "../client/signEvent.js";
@@ -16,32 +18,109 @@ import { verifyReceipt } from "../client/verifyReceipt.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { nobleEd25519 } from "../crypto/ed25519.js";
 import { BOOTSTRAP_KEY_FILE } from "../infra/bootstrapAdminKey.js";
+import { defaultSequencerUrl } from "./sequencerUrl.js";
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: "string", default: process.env.SEQUENCER_URL ?? "http://127.0.0.1:50051" },
-    events: { type: "string", default: "6" },
-    "api-key": { type: "string", default: process.env.VES_API_KEY },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(
-    [
-      "npm run demo [-- --url http://127.0.0.1:50051] [--events 6] [--api-key KEY]",
-      "",
-      "Against a running sequencer (npm start): generates an agent key, registers it with proof of possession,",
-      "streams signed events in two pipelined batches over Append, verifies each receipt (hash and sequencer",
-      "signature) with the SDK, replays the first batch to show identical receipts, and prints the head.",
-      "SEQUENCER_URL and VES_API_KEY are read from the environment too. Without a key, the development",
-      "bootstrap admin key the server generated in DATA_DIR (default .data) is used.",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
+const USAGE = `npm run demo [-- options]
+
+Against a running sequencer (npm start): generates an agent key, registers it with proof of possession, streams
+signed events in two pipelined batches over Append, verifies each receipt (hash and sequencer signature) with
+the SDK, replays the first batch to show identical receipts, then waits until the events are sealed into a
+commitment and verifies the last event's inclusion proof and the commitment's signed checkpoint.
+
+  --url URL         the sequencer (default: SEQUENCER_URL, else http://127.0.0.1:PORT, PORT default 50051)
+  --events N        how many events, 2..2 x the server's max_events_per_batch (default 6)
+  --tenant UUID     the tenant to write to (default: a new random one)
+  --store UUID      the store (stream) within the tenant (default: a new random one)
+  --api-key KEY     an admin credential for the tenant (default: VES_API_KEY, else the development bootstrap
+                    admin key the server generated in DATA_DIR/${BOOTSTRAP_KEY_FILE}, DATA_DIR default .data)
+  --proof-timeout-ms N  how long to wait for the events to be sealed (default 15000)
+  -h, --help        this text
+
+Exit status: 0 when every receipt and the proof verified, 1 on any failure (the server's error code is
+printed, e.g. [invalid_argument]), 2 on a bad option.
+`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class UsageError extends Error {}
+
+/** A failure to report with the server's own error code (e.g. "invalid_argument"). */
+class DemoFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-/** The key given, else the development bootstrap key `npm start` generated (see infra/bootstrapAdminKey.ts). */
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function finish(code: number): never {
+  // Exits at once: an open HTTP/2 session or a stream the server refused must not keep the process alive.
+  process.exit(code);
+}
+
+/** "invalid_argument" for Code.InvalidArgument: the names connect and BatchError.code use. */
+function codeName(code: Code): string {
+  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+interface Options {
+  readonly url: string;
+  readonly events: number;
+  readonly tenantId: string;
+  readonly storeId: string;
+  readonly apiKey: string | undefined;
+  readonly proofTimeoutMs: number;
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    strict: true,
+    allowPositionals: false,
+    options: {
+      url: { type: "string", default: defaultSequencerUrl() },
+      events: { type: "string", default: "6" },
+      tenant: { type: "string" },
+      store: { type: "string" },
+      "api-key": { type: "string", default: process.env.VES_API_KEY },
+      "proof-timeout-ms": { type: "string", default: "15000" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    finish(0);
+  }
+  const url = values.url as string;
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new UsageError(`--url expected an http:// or https:// URL, got "${url}"`);
+  }
+  const integer = (name: string, text: string, min: number): number => {
+    if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+      throw new UsageError(`--${name} expected an integer >= ${min}, got "${text}"`);
+    }
+    return Number(text);
+  };
+  const uuid = (name: string, text: string | undefined): string => {
+    if (text === undefined) return randomUUID();
+    if (!UUID.test(text)) throw new UsageError(`--${name} expected a UUID, got "${text}"`);
+    return text.toLowerCase();
+  };
+  return {
+    url,
+    events: integer("events", values.events as string, 2),
+    tenantId: uuid("tenant", values.tenant),
+    storeId: uuid("store", values.store),
+    apiKey: values["api-key"] ?? devKey(),
+    proofTimeoutMs: integer("proof-timeout-ms", values["proof-timeout-ms"] as string, 0),
+  };
+}
+
+/** The development bootstrap key `npm start` generated (see infra/bootstrapAdminKey.ts), if there is one. */
 function devKey(): string | undefined {
   try {
     return readFileSync(path.join(process.env.DATA_DIR ?? ".data", BOOTSTRAP_KEY_FILE), "utf8").trim();
@@ -49,22 +128,29 @@ function devKey(): string | undefined {
     return undefined;
   }
 }
-const apiKey = args["api-key"] ?? devKey();
-const auth: Interceptor = (next) => async (req) => {
-  if (apiKey !== undefined && apiKey !== "") req.header.set("authorization", `ApiKey ${apiKey}`);
-  return next(req);
-};
-const transport = createGrpcTransport({ baseUrl: args.url as string, interceptors: [auth] });
-const sequencer = createClient(SequencerService, transport);
-const keys = createClient(KeyRegistryService, transport);
-const say = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
 
-try {
+async function demo(opts: Options): Promise<boolean> {
+  const auth: Interceptor = (next) => async (req) => {
+    if (opts.apiKey !== undefined && opts.apiKey !== "")
+      req.header.set("authorization", `ApiKey ${opts.apiKey}`);
+    return next(req);
+  };
+  const transport = createGrpcTransport({ baseUrl: opts.url, interceptors: [auth] });
+  const sequencer = createClient(SequencerService, transport);
+  const keys = createClient(KeyRegistryService, transport);
+  const proofs = createClient(ProofService, transport);
+
   const info = await sequencer.getSequencerInfo({});
   const current = info.signingKeys.find((k) => k.current) ?? info.signingKeys[0];
-  if (current === undefined) throw new Error("the sequencer published no signing key");
+  if (current === undefined)
+    throw new DemoFailure("failed_precondition", "the sequencer published no signing key");
+  const maxEvents = 2 * (info.limits?.maxEventsPerBatch ?? 0);
+  if (opts.events > maxEvents) {
+    throw new UsageError(
+      `--events expected at most ${maxEvents} (two batches of the server's max_events_per_batch ` +
+        `${info.limits?.maxEventsPerBatch}), got ${opts.events}`,
+    );
+  }
   say(`sequencer ${info.sequencerId} (${info.protocolVersion}), receipt key ${current.keyId}`);
   say(`  public key ${bytesToHex(current.publicKey)}`);
 
@@ -72,7 +158,7 @@ try {
   const seed = crypto.getRandomValues(new Uint8Array(32));
   const publicKey = nobleEd25519.getPublicKey(seed);
   const signer = { sign: nobleEd25519.createSigner(seed) };
-  const agent = { tenantId: randomUUID(), storeId: randomUUID(), agentId: randomUUID(), keyId: 1 };
+  const agent = { tenantId: opts.tenantId, storeId: opts.storeId, agentId: randomUUID(), keyId: 1 };
   await keys.registerAgentKey({
     tenantId: agent.tenantId,
     agentId: agent.agentId,
@@ -80,10 +166,11 @@ try {
     publicKey,
     proofOfPossession: proofOfPossession(publicKey, signer),
   });
-  say(`registered agent ${agent.agentId} key ${agent.keyId} in stream ${agent.tenantId}/${agent.storeId}`);
+  say(`tenant ${agent.tenantId}, store ${agent.storeId}`);
+  say(`registered agent ${agent.agentId} key ${agent.keyId}`);
 
   // 2. Signed events, in two batches sent back to back on one Append stream.
-  const n = Math.max(2, Number(args.events));
+  const n = opts.events;
   const signed: SignedEvent[] = Array.from({ length: n }, (_, i) =>
     signEvent(
       {
@@ -118,15 +205,22 @@ try {
     yield* batches;
   }
   let verified = 0;
+  let last: { sequenceNumber: bigint; eventId: string } | undefined;
   const byId = new Map(signed.map((e) => [e.eventId, e]));
   for await (const res of sequencer.append(requests())) {
     if (res.kind.case !== "batchResult") continue;
     const batch = res.kind.value;
-    if (batch.error !== undefined) throw new Error(`batch ${batch.batchId} refused: ${batch.error.message}`);
+    if (batch.error !== undefined) {
+      const field = batch.error.field === "" ? "" : ` (field ${batch.error.field})`;
+      throw new DemoFailure(
+        batch.error.code,
+        `batch ${batch.batchId} refused: ${batch.error.message}${field}`,
+      );
+    }
     say(`batch ${batch.batchId}: ${batch.acceptedCount} accepted, head now ${batch.headSequence}`);
     for (const r of batch.results) {
       if (r.outcome.case !== "receipt") {
-        say(`  ${r.eventId} rejected: ${r.outcome.value?.message}`);
+        say(`  ${r.eventId} rejected: [${r.outcome.value?.reason}] ${r.outcome.value?.message}`);
         continue;
       }
       const receipt = r.outcome.value;
@@ -134,6 +228,7 @@ try {
         expectedSigningHash: byId.get(r.eventId)?.signingHash as Uint8Array,
       });
       if (verdict.valid) verified++;
+      last = { sequenceNumber: receipt.sequenceNumber, eventId: r.eventId };
       say(
         `  #${receipt.sequenceNumber} ${r.eventId} receipt ${bytesToHex(receipt.receiptHash).slice(0, 16)}… ` +
           (verdict.valid ? "verified" : `NOT VALID (${verdict.reason})`),
@@ -150,13 +245,71 @@ try {
   say(
     `head of the stream: ${head.headSequence}; ${verified}/${n} receipts verified against the sequencer key`,
   );
-  process.exitCode = verified === n ? 0 : 1;
+  if (last === undefined) throw new DemoFailure("failed_precondition", "no event was accepted");
+
+  // 4. Once sealed, the last event's inclusion proof leads to a commitment the sequencer signed.
+  const deadline = Date.now() + opts.proofTimeoutMs;
+  for (;;) {
+    try {
+      const { proof, commitment, receipt } = await proofs.getInclusionProof({
+        tenantId: agent.tenantId,
+        storeId: agent.storeId,
+        selector: { case: "eventId", value: last.eventId },
+      });
+      if (proof === undefined || commitment === undefined || receipt === undefined) {
+        throw new DemoFailure(
+          "internal",
+          "GetInclusionProof answered without a proof, commitment or receipt",
+        );
+      }
+      const sealed = verifyReceipt(receipt, current.publicKey, {
+        upgrade: { proof, checkpoint: commitment },
+      });
+      say(
+        `event #${last.sequenceNumber} is in commitment ${commitment.commitmentId} ` +
+          `(events ${commitment.sequenceStart}..${commitment.sequenceEnd}, merkle root ${bytesToHex(commitment.merkleRoot).slice(0, 16)}…): ` +
+          (sealed.valid ? "inclusion proof and signed checkpoint verified" : `NOT VALID (${sealed.reason})`),
+      );
+      return verified === n && sealed.valid;
+    } catch (err) {
+      const e = err instanceof DemoFailure ? undefined : ConnectError.from(err);
+      if (e?.code !== Code.FailedPrecondition || Date.now() >= deadline) {
+        if (e?.code === Code.FailedPrecondition) {
+          throw new DemoFailure(
+            "deadline_exceeded",
+            `event #${last.sequenceNumber} was not sealed within ${opts.proofTimeoutMs} ms (is COMMIT_WORKER off?)`,
+          );
+        }
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+let options: Options;
+try {
+  options = readOptions();
 } catch (err) {
+  process.stderr.write(`demo: ${(err as Error).message}\n(npm run demo -- --help lists the options)\n`);
+  finish(2);
+}
+try {
+  finish((await demo(options)) ? 0 : 1);
+} catch (err) {
+  if (err instanceof UsageError) {
+    process.stderr.write(`demo: ${err.message}\n`);
+    finish(2);
+  }
+  if (err instanceof DemoFailure) {
+    process.stderr.write(`demo failed: [${err.code}] ${err.message}\n`);
+    finish(1);
+  }
   const e = ConnectError.from(err);
   process.stderr.write(
     e.code === Code.Unavailable
-      ? `cannot reach the sequencer at ${args.url}: ${e.rawMessage}\nstart it first with: npm start\n`
-      : `demo failed: [${Code[e.code]}] ${e.rawMessage}\n`,
+      ? `cannot reach the sequencer at ${options.url}: [unavailable] ${e.rawMessage}\nstart it first with: npm start\n`
+      : `demo failed: [${codeName(e.code)}] ${e.rawMessage}\n`,
   );
-  process.exitCode = 1;
+  finish(1);
 }

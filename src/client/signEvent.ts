@@ -1,4 +1,4 @@
-// Agent SDK: build and sign a VES v1.0 plaintext event (ves-protocol.md §2.2, §2.3). Browser-safe: defaults to
+// Agent SDK: build and sign a VES v1.0 plaintext event (docs/protocol.md §2.2, §2.3). Browser-safe: defaults to
 // @noble; pass native primitives on a server for speed.
 
 import { v7 as uuidv7 } from "uuid";

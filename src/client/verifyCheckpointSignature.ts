@@ -1,5 +1,5 @@
 // Agent SDK: check a signed checkpoint (a commitment, proof.proto Commitment): its state root recomputes from
-// its fields (ves-protocol.md §2.6) and the sequencer signed it. Pure; browser-safe.
+// its fields (docs/protocol.md §2.6) and the sequencer signed it. Pure; browser-safe.
 import { type Ed25519, nobleEd25519 } from "../crypto/ed25519.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 import {

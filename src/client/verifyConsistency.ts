@@ -1,4 +1,4 @@
-// Agent SDK: check that a later state root extends an earlier one (ves-protocol.md §2.6), e.g. the state roots
+// Agent SDK: check that a later state root extends an earlier one (docs/protocol.md §2.6), e.g. the state roots
 // of two signed checkpoints the client holds. Pure; browser-safe.
 import { equalBytes } from "../crypto/bytes.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";

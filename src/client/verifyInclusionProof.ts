@@ -1,4 +1,4 @@
-// Agent SDK: check a Merkle inclusion proof of an event (ves-protocol.md §2.5) without trusting the server.
+// Agent SDK: check a Merkle inclusion proof of an event (docs/protocol.md §2.5) without trusting the server.
 // Pure; browser-safe (pass a native SHA-256 on a server for speed).
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 import {

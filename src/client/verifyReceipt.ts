@@ -1,4 +1,4 @@
-// Agent SDK: check a sequencer receipt (ves-protocol.md §2.4) without trusting the server, optionally together
+// Agent SDK: check a sequencer receipt (docs/protocol.md §2.4) without trusting the server, optionally together
 // with its upgrade (an inclusion proof and the signed checkpoint it leads to). Pure; browser-safe.
 import { type Ed25519, nobleEd25519 } from "../crypto/ed25519.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";

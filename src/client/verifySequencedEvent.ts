@@ -1,5 +1,5 @@
 // Agent SDK: re-verify an event read back from the sequencer (PullEvents, GetEntityHistory, Subscribe) without
-// trusting the server: payload hash (ves-protocol.md §2.2), agent signature over the signing hash (§2.3), and
+// trusting the server: payload hash (docs/protocol.md §2.2), agent signature over the signing hash (§2.3), and
 // the sequencer's receipt for exactly that event (§2.4). Pure; browser-safe by default.
 import type { SequencedEvent } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { PayloadKind } from "../../gen/ves/sequencer/v1/event_pb.js";

@@ -30,6 +30,12 @@ import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
 import type { Auth } from "./auth.js";
 import type { Commitments } from "./commitments.js";
 import type { ReadSide } from "./readSide.js";
+import {
+  databaseReady,
+  registerStandardServices,
+  STANDARD_SERVICES,
+  sequencerKeyRoutes,
+} from "./standardSurface.js";
 
 /** Every service the server registers; each of their methods must have an access policy (api/policies.ts). */
 export const SERVICES: readonly DescService[] = [
@@ -37,6 +43,7 @@ export const SERVICES: readonly DescService[] = [
   KeyRegistryService,
   ApiKeyService,
   ProofService,
+  ...STANDARD_SERVICES,
 ];
 // Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
 const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
@@ -136,6 +143,7 @@ export function createTransports(parts: TransportParts): Server {
           random: (n) => new Uint8Array(randomBytes(n)),
         }),
       );
+      registerStandardServices(router, { services: SERVICES, ready: databaseReady(sql), shutdown });
       const unlisted = router.handlers
         .filter((h) => !SERVICES.includes(h.service))
         .map((h) => h.service.typeName);
@@ -159,6 +167,7 @@ export function createTransports(parts: TransportParts): Server {
           contentType: metrics.registry.contentType,
           body: await metrics.registry.metrics(),
         }),
+        ...sequencerKeyRoutes(parts.append.signer.sequencerId, parts.signingKeys),
       },
       log,
     ),

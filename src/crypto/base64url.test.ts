@@ -1,4 +1,4 @@
-// Tests for base64url (RFC 4648 §5) as VES-ENC-1 uses it (ves-protocol.md §5).
+// Tests for base64url (RFC 4648 §5) as VES-ENC-1 uses it (docs/protocol.md §5).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { base64urlToBytes, bytesToBase64url } from "./base64url.js";

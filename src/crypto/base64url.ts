@@ -1,4 +1,4 @@
-// Base64url (RFC 4648 §5), unpadded, for VES-ENC-1 fields (ves-protocol.md §1.1, §5).
+// Base64url (RFC 4648 §5), unpadded, for VES-ENC-1 fields (docs/protocol.md §1.1, §5).
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const DECODE = new Int8Array(128).fill(-1);

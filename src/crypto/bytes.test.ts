@@ -1,4 +1,4 @@
-// Tests for the VES byte encodings: hex, U32/U64, ENC_STR, UUID (ves-protocol.md preamble).
+// Tests for the VES byte encodings: hex, U32/U64, ENC_STR, UUID (docs/protocol.md preamble).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {

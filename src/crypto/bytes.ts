@@ -1,4 +1,4 @@
-// Byte helpers for VES encodings: hex, U32/U64 big-endian, ENC_STR, UUID (ves-protocol.md preamble, §2).
+// Byte helpers for VES encodings: hex, U32/U64 big-endian, ENC_STR, UUID (docs/protocol.md preamble, §2).
 
 /** 32 zero bytes: the plaintext cipher hash, the first prev_state_root, the empty Merkle root. Treat as read-only. */
 export const ZERO32: Uint8Array = new Uint8Array(32);

@@ -1,4 +1,4 @@
-// Tests for RFC 8785 canonical JSON and strict payload parsing (ves-protocol.md §0.2, §2.2).
+// Tests for RFC 8785 canonical JSON and strict payload parsing (docs/protocol.md §0.2, §2.2).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "./bytes.js";

@@ -1,4 +1,4 @@
-// RFC 8785 JSON Canonicalization Scheme for payload and policy hashes (ves-protocol.md §0.2, §2.2, §16.5).
+// RFC 8785 JSON Canonicalization Scheme for payload and policy hashes (docs/protocol.md §0.2, §2.2, §16.5).
 import canonicalizeModule from "canonicalize";
 import { assertBytes } from "./bytes.js";
 

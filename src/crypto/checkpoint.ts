@@ -1,5 +1,5 @@
 // Signed-checkpoint hash of a commitment: this project's extension (upstream VES has no signed checkpoint).
-// The sequencer signs these 32 bytes with its receipt key, as it signs receipt hashes (ves-protocol.md §2.4,
+// The sequencer signs these 32 bytes with its receipt key, as it signs receipt hashes (docs/protocol.md §2.4,
 // §2.6; proof.proto Commitment).
 import { assertBytes, assertU32, assertU64, assertUuid, writeUuid } from "./bytes.js";
 import type { Sha256 } from "./sha256.js";

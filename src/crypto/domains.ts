@@ -1,4 +1,4 @@
-// VES v1.0 domain separators: raw ASCII bytes, no terminator (ves-protocol.md §2.1).
+// VES v1.0 domain separators: raw ASCII bytes, no terminator (docs/protocol.md §2.1).
 
 function ascii(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

@@ -1,4 +1,4 @@
-// Tests for Ed25519 key checks and noble/libsodium/OpenSSL agreement (RFC 8032, ves-protocol.md §16.4).
+// Tests for Ed25519 key checks and noble/libsodium/OpenSSL agreement (RFC 8032, docs/protocol.md §16.4).
 import { createPublicKey, verify as opensslVerify } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";

@@ -1,4 +1,4 @@
-// Ed25519 (RFC 8032) port, key checks and the pure-JS SDK implementation (ves-protocol.md §2.3, §16.4).
+// Ed25519 (RFC 8032) port, key checks and the pure-JS SDK implementation (docs/protocol.md §2.3, §16.4).
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { assertBytes } from "./bytes.js";
 

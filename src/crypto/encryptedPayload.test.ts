@@ -1,4 +1,4 @@
-// Tests for the VES-ENC-1 AAD, recipients hash and cipher hash layouts (ves-protocol.md §2.2).
+// Tests for the VES-ENC-1 AAD, recipients hash and cipher hash layouts (docs/protocol.md §2.2).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { concatBytes, encStr, u32be, uuidToBytes } from "./bytes.js";

@@ -1,4 +1,4 @@
-// VES-ENC-1 payload AAD, recipients hash and cipher hash, as upstream computes them (ves-protocol.md §2.2).
+// VES-ENC-1 payload AAD, recipients hash and cipher hash, as upstream computes them (docs/protocol.md §2.2).
 import { assertBytes, assertU32, assertUuid, encStrLength, writeEncStr, writeUuid } from "./bytes.js";
 import { DOMAIN_PAYLOAD_AAD, DOMAIN_PAYLOAD_CIPHER, DOMAIN_RECIPIENTS } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

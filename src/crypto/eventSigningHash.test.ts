@@ -1,4 +1,4 @@
-// Tests for the VES-SIG-1 signing preimage layout and its field checks (ves-protocol.md §2.3).
+// Tests for the VES-SIG-1 signing preimage layout and its field checks (docs/protocol.md §2.3).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { concatBytes, encStr, u32be, uuidToBytes, ZERO32 } from "./bytes.js";

@@ -1,4 +1,4 @@
-// VES-SIG-1 event signing preimage and hash; the agent signs the 32-byte hash itself (ves-protocol.md §2.3).
+// VES-SIG-1 event signing preimage and hash; the agent signs the 32-byte hash itself (docs/protocol.md §2.3).
 import { assertBytes, assertU32, assertUuid, encStrLength, writeEncStr, writeUuid } from "./bytes.js";
 import { DOMAIN_EVENTSIG } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

@@ -1,4 +1,4 @@
-// Tests for the padded VES Merkle tree, its proofs and leaf hash (ves-protocol.md §2.5).
+// Tests for the padded VES Merkle tree, its proofs and leaf hash (docs/protocol.md §2.5).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesToHex, concatBytes, u64be, uuidToBytes } from "./bytes.js";

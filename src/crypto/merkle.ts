@@ -1,4 +1,4 @@
-// VES Merkle tree: domain-separated leaves and nodes, PAD_LEAF padding, proofs (ves-protocol.md §2.5).
+// VES Merkle tree: domain-separated leaves and nodes, PAD_LEAF padding, proofs (docs/protocol.md §2.5).
 import { assertBytes, assertU64, assertUuid, equalBytes, hexToBytes, writeUuid } from "./bytes.js";
 import { DOMAIN_LEAF, DOMAIN_NODE } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

@@ -1,4 +1,4 @@
-// Tests for the server-only native SHA-256 and Ed25519 wrappers (ves-protocol.md §16.4).
+// Tests for the server-only native SHA-256 and Ed25519 wrappers (docs/protocol.md §16.4).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nativeSha256, nodeEd25519, sodiumEd25519 } from "./native.js";

@@ -1,4 +1,4 @@
-// Server-only native crypto: node:crypto SHA-256, libsodium or OpenSSL Ed25519 (ves-protocol.md §16.4).
+// Server-only native crypto: node:crypto SHA-256, libsodium or OpenSSL Ed25519 (docs/protocol.md §16.4).
 
 import type { KeyObject } from "node:crypto";
 import * as nodeCrypto from "node:crypto";

@@ -1,4 +1,4 @@
-// Tests for payload_plain_hash, plain and salted (ves-protocol.md §2.2).
+// Tests for payload_plain_hash, plain and salted (docs/protocol.md §2.2).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { concatBytes, utf8 } from "./bytes.js";

@@ -1,4 +1,4 @@
-// payload_plain_hash = H("VES_PAYLOAD_PLAIN_V1" ‖ [salt16 ‖] JCS(payload)) (ves-protocol.md §2.2).
+// payload_plain_hash = H("VES_PAYLOAD_PLAIN_V1" ‖ [salt16 ‖] JCS(payload)) (docs/protocol.md §2.2).
 import { assertBytes, utf8 } from "./bytes.js";
 import { canonicalJson } from "./canonicalJson.js";
 import { DOMAIN_PAYLOAD_PLAIN } from "./domains.js";

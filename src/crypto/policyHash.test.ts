@@ -1,4 +1,4 @@
-// Tests for policy, proof and public-input hashes (ves-protocol.md §2.7, §16.5).
+// Tests for policy, proof and public-input hashes (docs/protocol.md §2.7, §16.5).
 import { describe, expect, it } from "vitest";
 import { concatBytes, utf8 } from "./bytes.js";
 import {

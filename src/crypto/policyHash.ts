@@ -1,4 +1,4 @@
-// Compliance policy hash, proof hashes and public_inputs_hash (ves-protocol.md §2.7, §6, decision §16.5).
+// Compliance policy hash, proof hashes and public_inputs_hash (docs/protocol.md §2.7, §6, decision §16.5).
 import { assertBytes, utf8 } from "./bytes.js";
 import { canonicalJson } from "./canonicalJson.js";
 import {

@@ -1,4 +1,4 @@
-// Tests for the proof-of-possession challenge (ves-protocol.md §2.7).
+// Tests for the proof-of-possession challenge (docs/protocol.md §2.7).
 import { describe, expect, it } from "vitest";
 import { concatBytes } from "./bytes.js";
 import { DOMAIN_POP } from "./domains.js";

@@ -1,4 +1,4 @@
-// Proof-of-possession challenge H("VES_POP_V1" ‖ public key) (ves-protocol.md §2.7).
+// Proof-of-possession challenge H("VES_POP_V1" ‖ public key) (docs/protocol.md §2.7).
 import { assertBytes } from "./bytes.js";
 import { DOMAIN_POP } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

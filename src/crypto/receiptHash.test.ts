@@ -1,4 +1,4 @@
-// Tests for the receipt hash layout (ves-protocol.md §2.4).
+// Tests for the receipt hash layout (docs/protocol.md §2.4).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { concatBytes, u64be, uuidToBytes } from "./bytes.js";

@@ -1,4 +1,4 @@
-// Sequencer receipt hash; the sequencer signs these 32 bytes directly (ves-protocol.md §2.4).
+// Sequencer receipt hash; the sequencer signs these 32 bytes directly (docs/protocol.md §2.4).
 import { assertBytes, assertU64, assertUuid, writeUuid } from "./bytes.js";
 import { DOMAIN_RECEIPT } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

@@ -1,4 +1,4 @@
-// Tests for stream id and state-root layouts (ves-protocol.md §2.6).
+// Tests for stream id and state-root layouts (docs/protocol.md §2.6).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { concatBytes, u32be, u64be, uuidToBytes, ZERO32 } from "./bytes.js";

@@ -1,4 +1,4 @@
-// Stream id and the chained state root of commitments (ves-protocol.md §2.6).
+// Stream id and the chained state root of commitments (docs/protocol.md §2.6).
 import { assertBytes, assertU32, assertU64, assertUuid, writeUuid } from "./bytes.js";
 import { DOMAIN_STATE_ROOT, DOMAIN_STREAM } from "./domains.js";
 import type { Sha256 } from "./sha256.js";

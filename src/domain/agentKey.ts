@@ -1,4 +1,4 @@
-// Agent signing keys and their effective status at a point in time (ves-protocol.md §3.1, §16.8).
+// Agent signing keys and their effective status at a point in time (docs/protocol.md §3.1, §16.8).
 
 export type KeyStatus = "active" | "revoked" | "not_yet_valid" | "expired";
 

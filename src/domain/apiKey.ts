@@ -1,4 +1,4 @@
-// API keys (ves-protocol.md §3.2, §16.9): "ves_<12 hex>_<43 base64url>". The first part (the prefix) is public
+// API keys (docs/protocol.md §3.2, §16.9): "ves_<12 hex>_<43 base64url>". The first part (the prefix) is public
 // and names the key; the server stores only SHA-256 of the whole key.
 import type { Permission } from "./principal.js";
 

@@ -1,4 +1,4 @@
-// The access decision, the same for every RPC and HTTP route (ves-protocol.md §3.3, §16.9): the permission an
+// The access decision, the same for every RPC and HTTP route (docs/protocol.md §3.3, §16.9): the permission an
 // operation needs, then every tenant, store and agent the request names against the credential's bounds.
 import { DomainError } from "./errors.js";
 import { hasPermission, type Permission, type Principal } from "./principal.js";

@@ -1,4 +1,4 @@
-// Batch-level checks (ves-protocol.md §1.2, handler steps 1, 2 and 6): these refuse the whole batch.
+// Batch-level checks (docs/protocol.md §1.2, handler steps 1, 2 and 6): these refuse the whole batch.
 import { isUuid, utf8ByteLength } from "../crypto/bytes.js";
 import { DomainError, invalidField, showValue } from "./errors.js";
 import type { EventInput, StreamKey } from "./event.js";

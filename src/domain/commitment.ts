@@ -1,4 +1,4 @@
-// Commitments, inclusion proofs and state-root chains (ves-protocol.md §2.5, §2.6, §16.10). Plain data. Field
+// Commitments, inclusion proofs and state-root chains (docs/protocol.md §2.5, §2.6, §16.10). Plain data. Field
 // names follow proof.proto, so protobuf messages can be passed where these shapes are expected.
 
 /** A signed checkpoint over events sequenceStart..sequenceEnd of one stream. */

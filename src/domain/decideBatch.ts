@@ -1,5 +1,5 @@
 // Decides, per event in request order, replay, rejection or acceptance, following the order of
-// ves-protocol.md §4 (dedupe first, then §1.2 validation, then command ids and base_version) with §16.6.
+// docs/protocol.md §4 (dedupe first, then §1.2 validation, then command ids and base_version) with §16.6.
 import { equalBytes } from "../crypto/bytes.js";
 import { type AgentKeyValidity, agentKeyRef, keyStatusAt } from "./agentKey.js";
 import type { CheckedEvent, Receipt, StreamKey } from "./event.js";

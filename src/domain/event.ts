@@ -1,4 +1,4 @@
-// VES v1.0 event, receipt and stream types (ves-protocol.md §1, §2.3, §2.4, §16.2). Plain data, no protobuf.
+// VES v1.0 event, receipt and stream types (docs/protocol.md §1, §2.3, §2.4, §16.2). Plain data, no protobuf.
 
 /** One (tenant, store) stream. UUIDs in lowercase canonical form. */
 export interface StreamKey {
@@ -17,7 +17,7 @@ export interface RecipientInput {
   readonly ct: Uint8Array;
 }
 
-/** VES-ENC-1 encrypted payload as received (ves-protocol.md §5). */
+/** VES-ENC-1 encrypted payload as received (docs/protocol.md §5). */
 export interface EncryptedPayloadInput {
   readonly encVersion: number;
   readonly aead: string;
@@ -73,7 +73,7 @@ export interface CheckedEvent extends EventHeader {
   readonly payloadCipherHash: Uint8Array;
 }
 
-/** The sequencer's signed statement for one event (ves-protocol.md §2.4). */
+/** The sequencer's signed statement for one event (docs/protocol.md §2.4). */
 export interface Receipt {
   readonly sequencerId: string;
   readonly sequencerKeyId: string;

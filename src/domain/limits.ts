@@ -1,4 +1,4 @@
-// Limits the sequencer enforces on batches and events (ves-protocol.md §1.1, §1.2).
+// Limits the sequencer enforces on batches and events (docs/protocol.md §1.1, §1.2).
 
 export interface Limits {
   /** Events per batch (upstream MAX_EVENTS_PER_BATCH, default 1000). */

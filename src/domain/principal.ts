@@ -1,4 +1,4 @@
-// Who is calling: the identity and limits a credential carries once authenticated (ves-protocol.md §3.2, §16.9).
+// Who is calling: the identity and limits a credential carries once authenticated (docs/protocol.md §3.2, §16.9).
 
 export type Permission = "read" | "write" | "admin";
 

@@ -1,4 +1,4 @@
-// Per-event rejections: the reasons of ves-protocol.md §1.2 and §4, as data rather than failed calls.
+// Per-event rejections: the reasons of docs/protocol.md §1.2 and §4, as data rather than failed calls.
 
 export type RejectionReason =
   | "invalid_format"

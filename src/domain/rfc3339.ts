@@ -1,4 +1,4 @@
-// RFC 3339 timestamps as VES upstream accepts them (chrono `DateTime::parse_from_rfc3339`, ves-protocol.md §1.1).
+// RFC 3339 timestamps as VES upstream accepts them (chrono `DateTime::parse_from_rfc3339`, docs/protocol.md §1.1).
 
 // Date, a 'T'/'t'/' ' separator, time with an optional fraction of any length, then 'Z'/'z' or ±HH:MM.
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;

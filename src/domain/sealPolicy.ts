@@ -1,4 +1,4 @@
-// When a stream's new events are sealed into a commitment (ves-protocol.md §16.10): as soon as `maxEvents` are
+// When a stream's new events are sealed into a commitment (docs/protocol.md §16.10): as soon as `maxEvents` are
 // waiting, or the oldest waiting one is `maxAgeMs` old, whichever comes first. A commitment covers at most
 // `maxEvents` events, so a backlog is sealed in full-size chunks.
 

@@ -1,4 +1,4 @@
-// Static checks of one VES event, in the order of ves-protocol.md §1.2 steps 1-6 (the payload-hash step for
+// Static checks of one VES event, in the order of docs/protocol.md §1.2 steps 1-6 (the payload-hash step for
 // plaintext events runs later, off the event loop, with the signature check).
 import { equalBytes, isUuid, utf8ByteLength, ZERO32 } from "../crypto/bytes.js";
 import { payloadAad, payloadCipherHash, recipientsHash } from "../crypto/encryptedPayload.js";
@@ -164,7 +164,7 @@ export function validateEvent(e: EventInput, index: number, limits: Limits, sha2
   const sourceAgentId = e.sourceAgentId.toLowerCase();
   let cipherHash: Uint8Array = ZERO32;
   if (e.payloadKind === 1 && e.payloadEncrypted !== undefined) {
-    // ves-protocol.md §2.2: the cipher hash binds nonce, AAD, ciphertext, tag and recipients.
+    // docs/protocol.md §2.2: the cipher hash binds nonce, AAD, ciphertext, tag and recipients.
     const p = e.payloadEncrypted;
     const aad = payloadAad(sha256, {
       tenantId,

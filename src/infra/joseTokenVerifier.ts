@@ -1,4 +1,4 @@
-// JWT bearer tokens (ves-protocol.md §3.2): HS256 only, verified with `jose` against the configured secret,
+// JWT bearer tokens (docs/protocol.md §3.2): HS256 only, verified with `jose` against the configured secret,
 // issuer and audience; exp, nbf, iat, sub and jti are required.
 import { errors, jwtVerify } from "jose";
 import type { TokenVerifier } from "../app/ports.js";

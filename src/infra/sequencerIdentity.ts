@@ -1,4 +1,4 @@
-// The sequencer's pinned identity (ves-protocol.md §16.7): id and receipt-signing key from configuration, or,
+// The sequencer's pinned identity (docs/protocol.md §16.7): id and receipt-signing key from configuration, or,
 // in development, generated once and kept in the data directory.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";

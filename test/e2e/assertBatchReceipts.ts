@@ -1,5 +1,5 @@
 // End-to-end helper: checks a BatchResult against the events the client signed: every event got a receipt, in
-// request order, at the expected sequence numbers, each verifying against the sequencer key (ves-protocol.md §2.4).
+// request order, at the expected sequence numbers, each verifying against the sequencer key (docs/protocol.md §2.4).
 import { expect } from "vitest";
 import type { Receipt } from "../../gen/ves/sequencer/v1/event_pb.js";
 import type { BatchResult } from "../../gen/ves/sequencer/v1/sequencer_pb.js";

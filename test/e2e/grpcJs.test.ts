@@ -1,5 +1,5 @@
 // End to end over a real socket with @grpc/grpc-js (the protobuf-es generated schemas plugged into
-// makeGenericClientConstructor, platform-notes §3.3): pipelined bidi Append honouring backpressure, unary
+// makeGenericClientConstructor): pipelined bidi Append honouring backpressure, unary
 // AppendBatch, GetHead and GetSequencerInfo, and a request that is not a valid protobuf message.
 
 import { once } from "node:events";

@@ -17,7 +17,7 @@ import { nativeSha256, sodiumEd25519 } from "../../src/crypto/native.js";
 import { receiptHash } from "../../src/crypto/receiptHash.js";
 import { nobleSha256 } from "../../src/crypto/sha256.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { PYTHON_PACKAGES } from "../support/pythonDeps.js";
+import { debianPythonEnv, missingPythonPackages, PYTHON_INSTALL_COMMAND } from "../support/pythonDeps.js";
 import {
   REPO_ROOT,
   type SequencerProcess,
@@ -28,8 +28,6 @@ import {
 
 const run = promisify(execFile);
 
-/** The Debian packages client.py needs; named in the failure when they are missing. */
-const APT_PACKAGES = PYTHON_PACKAGES.join(" ");
 const PROTO_DIR = path.join(REPO_ROOT, "proto");
 const CLIENT = path.join(REPO_ROOT, "test", "e2e", "python", "client.py");
 const VECTORS = path.join(REPO_ROOT, "test", "vectors", "ves-v1.json");
@@ -57,13 +55,7 @@ interface Summary {
   protobuf_version: string;
 }
 
-/**
- * Debian's interpreter, not the first python3 on PATH: that one is a pyenv shim that cannot import Debian's
- * packages (platform-notes gotcha 11). PYTHONHOME/PYTHONPATH from such an environment would confuse it too.
- */
-const pythonEnv: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" };
-delete pythonEnv.PYTHONHOME;
-delete pythonEnv.PYTHONPATH;
+const pythonEnv = debianPythonEnv();
 
 async function python(args: string[], timeout = 60_000): Promise<{ stdout: string; stderr: string }> {
   return run("sh", ["-c", 'command -p python3 "$@"', "python3", ...args], {
@@ -73,22 +65,12 @@ async function python(args: string[], timeout = 60_000): Promise<{ stdout: strin
   });
 }
 
-/** Fails (never skips) with the apt-get line that fixes it when Debian's Python lacks a needed package. */
-async function assertPythonPackages(): Promise<void> {
-  const probe =
-    "import grpc, grpc_tools, google.protobuf; " +
-    "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey";
-  try {
-    await python(["-c", probe], 20_000);
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(
-      `The Python end-to-end test needs Debian's python3 (\`command -p python3\`) with grpcio, grpc_tools, protobuf and ` +
-        `cryptography, and Debian's protoc with grpc_python_plugin. Install them with: apt-get install -y ${APT_PACKAGES}\n` +
-        `The import check failed: ${(e.stderr ?? "").trim() || e.message}`,
-    );
-  }
-}
+// Skipped, by name and with the install command, when Debian's packages are missing; under CI=true a missing
+// package fails the run instead (.ci/run installs them).
+const MISSING = missingPythonPackages();
+const SKIP = MISSING.length > 0 && process.env.CI !== "true";
+const SKIP_NOTE = `missing ${MISSING.join(", ")}; install with: ${PYTHON_INSTALL_COMMAND}`;
+if (SKIP) console.warn(`test/e2e/python.test.ts skipped: ${SKIP_NOTE}`);
 
 /**
  * Generates the Python stubs into `out` with Debian's protoc (3.21, which knows proto3 `optional`) and its gRPC
@@ -121,7 +103,8 @@ let work: string;
 const identity = testIdentity();
 
 beforeAll(async () => {
-  await assertPythonPackages();
+  if (SKIP) return;
+  if (MISSING.length > 0) throw new Error(`CI=true and the Python end-to-end test cannot run: ${SKIP_NOTE}`);
   work = mkdtempSync(path.join(tmpdir(), "ves-e2e-python-"));
   db = await createTestDatabase("ves_e2e_python");
   [seq] = await Promise.all([spawnSequencer(db.url, identity), generateStubs(work)]);
@@ -138,7 +121,7 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-describe("Python grpcio client", () => {
+describe.skipIf(SKIP)(`Python grpcio client${SKIP ? ` (skipped: ${SKIP_NOTE})` : ""}`, () => {
   it("registers a key, pipelines signed events through Append and verifies every receipt", async () => {
     let result: { stdout: string; stderr: string };
     try {

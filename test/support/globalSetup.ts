@@ -1,7 +1,6 @@
 // Checks once, before any test, that the PostgreSQL the tests use answers; fails with what to do if not.
 import postgres from "postgres";
 import { testDatabaseUrl } from "./db.js";
-import { ensurePythonDeps } from "./pythonDeps.js";
 
 export async function setup(): Promise<void> {
   const url = testDatabaseUrl();
@@ -16,5 +15,4 @@ export async function setup(): Promise<void> {
   } finally {
     await sql.end({ timeout: 1 });
   }
-  ensurePythonDeps();
 }

@@ -1,7 +1,7 @@
-// The Python end-to-end client needs Debian's grpcio, protobuf and cryptography packages, importable from
-// Debian's own interpreter, and Debian's protoc with its gRPC Python plugin to generate stubs. The test command
-// installs them when they are missing (as root, with apt-get).
-import { execFileSync, spawnSync } from "node:child_process";
+// What the Python end-to-end test needs: Debian's grpcio, protobuf and cryptography packages, importable from
+// Debian's own interpreter, and Debian's protoc with its gRPC Python plugin to generate stubs. Only detected
+// here: the test run never installs system packages (.ci/run does, before `npm test`).
+import { spawnSync } from "node:child_process";
 
 export const PYTHON_PACKAGES = [
   "python3-grpcio",
@@ -10,44 +10,45 @@ export const PYTHON_PACKAGES = [
   "python3-cryptography",
   "protobuf-compiler",
   "protobuf-compiler-grpc",
-];
-const CHECK = "import grpc, grpc_tools, google.protobuf, cryptography";
+] as const;
 
-/** Debian's python3 (not a pyenv shim earlier on PATH). */
-export function debianPython(): string {
-  return (
-    execFileSync("sh", ["-c", "command -p -v python3"], { encoding: "utf8" }).trim() || "/usr/bin/python3"
-  );
+export const PYTHON_INSTALL_COMMAND = `sudo apt-get install -y ${PYTHON_PACKAGES.join(" ")}`;
+
+const MODULES = [
+  ["grpc", "python3-grpcio"],
+  ["grpc_tools", "python3-grpc-tools"],
+  ["google.protobuf", "python3-protobuf"],
+  ["cryptography.hazmat.primitives.asymmetric.ed25519", "python3-cryptography"],
+] as const;
+
+/** Environment for Debian's python3: PYTHONHOME/PYTHONPATH from a pyenv setup would confuse it. */
+export function debianPythonEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" };
+  delete env.PYTHONHOME;
+  delete env.PYTHONPATH;
+  return env;
 }
 
-function importable(): boolean {
-  return (
-    spawnSync(debianPython(), ["-c", CHECK], { stdio: "ignore" }).status === 0 &&
-    spawnSync("sh", ["-c", "command -v protoc && test -x /usr/bin/grpc_python_plugin"], { stdio: "ignore" })
-      .status === 0
-  );
-}
-
-export function ensurePythonDeps(): void {
-  if (importable()) return;
-  const isRoot = process.getuid?.() === 0;
-  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0;
-  if (!isRoot || !hasApt) {
-    throw new Error(
-      `The Python end-to-end test needs ${PYTHON_PACKAGES.join(" ")} (Debian packages, for ${debianPython()}). ` +
-        `Install them with: sudo apt-get install -y ${PYTHON_PACKAGES.join(" ")}`,
-    );
+/**
+ * The Debian packages that are missing, by name (empty when everything is present). Debian's interpreter is
+ * `command -p python3`, not a pyenv shim earlier on PATH, which cannot import Debian's packages.
+ */
+export function missingPythonPackages(): string[] {
+  const missing: string[] = [];
+  const hasPython = spawnSync("sh", ["-c", "command -p -v python3"], { stdio: "ignore" }).status === 0;
+  for (const [module, pkg] of MODULES) {
+    const ok =
+      hasPython &&
+      spawnSync("sh", ["-c", `command -p python3 -c 'import ${module}'`], {
+        stdio: "ignore",
+        env: debianPythonEnv(),
+        timeout: 20_000,
+      }).status === 0;
+    if (!ok) missing.push(pkg);
   }
-  process.stderr.write(`installing ${PYTHON_PACKAGES.join(" ")} for the Python end-to-end test...\n`);
-  const install = (): number | null =>
-    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...PYTHON_PACKAGES], {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    }).status;
-  if (install() !== 0) {
-    spawnSync("apt-get", ["update"], { stdio: ["ignore", "ignore", "inherit"] });
-    install();
-  }
-  if (!importable())
-    throw new Error(`apt-get could not provide ${PYTHON_PACKAGES.join(" ")}; see the output above`);
+  if (spawnSync("sh", ["-c", "command -v protoc"], { stdio: "ignore" }).status !== 0)
+    missing.push("protobuf-compiler");
+  if (spawnSync("sh", ["-c", "test -x /usr/bin/grpc_python_plugin"], { stdio: "ignore" }).status !== 0)
+    missing.push("protobuf-compiler-grpc");
+  return missing;
 }

@@ -1,5 +1,5 @@
 // Crypto worker thread: payload hashes (RFC 8785), event signing hashes and Ed25519 verification for ingest,
-// and receipt signatures with the sequencer key (ves-protocol.md §2.2-§2.4).
+// and receipt signatures with the sequencer key (docs/protocol.md §2.2-§2.4).
 import { parentPort, workerData } from "node:worker_threads";
 import { equalBytes } from "../../crypto/bytes.js";
 import { canonicalJson, parseJsonPayload } from "../../crypto/canonicalJson.js";

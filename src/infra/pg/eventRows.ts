@@ -32,7 +32,7 @@ export interface EventRow {
   sequencer_signature: Uint8Array;
 }
 
-/** The VES-ENC-1 JSON form of an encrypted payload (ves-protocol.md §5). */
+/** The VES-ENC-1 JSON form of an encrypted payload (docs/protocol.md §5). */
 export interface EncryptedJson {
   enc_version: number;
   aead: string;

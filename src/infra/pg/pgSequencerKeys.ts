@@ -6,6 +6,10 @@ export interface SequencerKeyRecord {
   keyId: string;
   publicKey: Uint8Array;
   current: boolean;
+  /** When an instance first signed with the key (first recorded). */
+  validFrom: Date;
+  /** When an instance last started with the key. */
+  lastSeenAt: Date;
 }
 
 /** Records the key this process signs with; fails if the key id is already bound to another public key. */
@@ -34,12 +38,17 @@ export async function recordSequencerKey(
 export function createSequencerKeyList(sql: Sql, currentKeyId: string): () => Promise<SequencerKeyRecord[]> {
   return async () => {
     try {
-      const rows = await sql<{ key_id: string; public_key: Uint8Array }[]>`
-        select key_id, public_key from sequencer_keys order by (key_id = ${currentKeyId}) desc, first_seen_at desc`;
+      const rows = await sql<
+        { key_id: string; public_key: Uint8Array; first_seen_at: Date; last_seen_at: Date }[]
+      >`
+        select key_id, public_key, first_seen_at, last_seen_at from sequencer_keys
+        order by (key_id = ${currentKeyId}) desc, first_seen_at desc`;
       return rows.map((r) => ({
         keyId: r.key_id,
         publicKey: new Uint8Array(r.public_key),
         current: r.key_id === currentKeyId,
+        validFrom: r.first_seen_at,
+        lastSeenAt: r.last_seen_at,
       }));
     } catch (err) {
       throw mapPgError(err);

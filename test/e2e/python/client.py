@@ -1,7 +1,7 @@
 """VES v1.0 agent in Python (grpcio + cryptography), an implementation independent of the TypeScript SDK.
 
 Checks its own hashing against the known-answer vectors, registers an Ed25519 agent key with proof of
-possession (ves-protocol.md §2.7), streams signed plaintext events (§2.2, §2.3) through the bidirectional
+possession (docs/protocol.md §2.7), streams signed plaintext events (§2.2, §2.3) through the bidirectional
 Append RPC with two batches pipelined, and verifies every receipt (§2.4) against the sequencer key from
 GetSequencerInfo. Prints one JSON summary line on stdout; any failed check raises and exits non-zero.
 
