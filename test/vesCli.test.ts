@@ -250,6 +250,13 @@ describe("ves", () => {
       keys: [{ publicKey: bytesToHex(server.publicKey), current: true }],
       stream: { head: "49" },
     });
-    expect((await ves(["status"], { env: { VES_API_KEY: "ves_000000000000_nope" } })).code).toBe(EXIT.auth);
+    // GetSequencerInfo is public; the stream's state needs a credential.
+    const denied = await ves(
+      ["status", "--tenant", env.VES_TENANT as string, "--store", env.VES_STORE as string],
+      {
+        env: { VES_API_KEY: "ves_000000000000_nope" },
+      },
+    );
+    expect(denied.code).toBe(EXIT.auth);
   });
 });
