@@ -20,7 +20,19 @@ export interface Config {
   readonly maxMessageBytes: number;
   readonly maxInFlightBatches: number;
   readonly maxConcurrentBatches: number;
+  /** Of maxConcurrentBatches, how many one tenant's batches may hold. */
+  readonly maxConcurrentBatchesPerTenant: number;
+  /** Open TCP connections; 0: no bound. */
+  readonly maxConnections: number;
+  /** A connection with no request in progress for this long is closed; 0: never. */
+  readonly connectionIdleTimeoutMs: number;
+  /** An Append stream with no request for this long (and no subscription) ends with UNAVAILABLE; 0: never. */
+  readonly appendIdleTimeoutMs: number;
+  readonly keepAliveIntervalMs: number;
+  readonly keepAliveTimeoutMs: number;
   readonly dbPoolMax: number;
+  /** A new database connection that is not ready within this long fails (UNAVAILABLE) and is retried. */
+  readonly dbConnectTimeoutMs: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
@@ -123,7 +135,46 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: "64",
     description: "batches held in memory server-wide (all streams and unary calls); more wait their turn",
   },
+  {
+    name: "MAX_CONCURRENT_BATCHES_PER_TENANT",
+    default: "16",
+    description:
+      "of MAX_CONCURRENT_BATCHES, how many one tenant's batches may hold (its further batches wait; other tenants' do not)",
+  },
+  {
+    name: "MAX_CONNECTIONS",
+    default: "1024",
+    description: "open client connections; a connection past it is closed at once (0 = no bound)",
+  },
+  {
+    name: "CONNECTION_IDLE_TIMEOUT_MS",
+    default: "300000",
+    description:
+      "a connection with no request in progress for this long is closed (HTTP/2: GOAWAY; clients reconnect); 0 = never",
+  },
+  {
+    name: "APPEND_IDLE_TIMEOUT_MS",
+    default: "300000",
+    description:
+      "an Append stream that sends no batch for this long (and has no subscription) ends with UNAVAILABLE after its batches are answered; 0 = never",
+  },
+  {
+    name: "KEEPALIVE_INTERVAL_MS",
+    default: "60000",
+    description: "how often the server pings each HTTP/2 client (0 = never)",
+  },
+  {
+    name: "KEEPALIVE_TIMEOUT_MS",
+    default: "20000",
+    description: "a client that does not answer a ping within this long is disconnected",
+  },
   { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
+  {
+    name: "DB_CONNECT_TIMEOUT_MS",
+    default: "5000",
+    description:
+      "a new PostgreSQL connection not ready within this long fails; the calls waiting for it get UNAVAILABLE",
+  },
   {
     name: "CRYPTO_WORKERS",
     default: "(number of CPUs)",
@@ -321,7 +372,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxInFlightBatches: int(env, "MAX_IN_FLIGHT_BATCHES", 4, 1, 1024),
     maxConcurrentBatches: int(env, "MAX_CONCURRENT_BATCHES", 64, 1, 100_000),
+    maxConcurrentBatchesPerTenant: int(env, "MAX_CONCURRENT_BATCHES_PER_TENANT", 16, 1, 100_000),
+    maxConnections: int(env, "MAX_CONNECTIONS", 1024, 0, 1_000_000),
+    connectionIdleTimeoutMs: int(env, "CONNECTION_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
+    appendIdleTimeoutMs: int(env, "APPEND_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
+    keepAliveIntervalMs: int(env, "KEEPALIVE_INTERVAL_MS", 60_000, 0, 86_400_000),
+    keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 20_000, 1, 3_600_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
+    dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),

@@ -113,6 +113,25 @@ describe("append", () => {
     expect(await countEvents(agent)).toBe(1);
   });
 
+  it("rejects another tenant's event_id without naming that tenant's stream", async () => {
+    const owner = await newAgent();
+    const intruder = await newAgent();
+    const taken = owner.event();
+    await append([signedEventToProto(taken)]);
+    const result = await append([signedEventToProto(intruder.event({ eventId: taken.eventId }))]);
+    const rejection = rejectionOf(result, 0);
+    expect(rejection.reason).toBe(RejectionReason.EVENT_ID_CONFLICT);
+    expect(rejection.message).toBe(`"event_id" ${taken.eventId} is already used`);
+    for (const text of [rejection.message, rejection.expected, rejection.actual]) {
+      expect(text).not.toContain(owner.tenantId);
+      expect(text).not.toContain(owner.storeId);
+    }
+    // In the caller's own stream the difference is still explained.
+    const own = await append([signedEventToProto(owner.event({ eventId: taken.eventId }))]);
+    expect(rejectionOf(own, 0).message).toMatch(/is already used: its signed contents differ/);
+    expect(await countEvents(intruder)).toBe(0);
+  });
+
   it("rejects an event_id repeated inside one batch, keeping the first", async () => {
     const agent = await newAgent();
     const e = signedEventToProto(agent.event());
@@ -153,15 +172,17 @@ describe("append", () => {
     );
     const conflict = rejectionOf(result, 1);
     expect(conflict.reason).toBe(RejectionReason.VERSION_CONFLICT);
-    expect(conflict.expected).toBe("1");
-    expect(conflict.actual).toBe("0");
+    // As the reference: expected = the client's base_version, actual = the entity's current version.
+    expect(conflict.expected).toBe("0");
+    expect(conflict.actual).toBe("1");
+    expect(conflict.code).toBe("version_conflict: expected 0, actual 1");
     expect(result.acceptedCount).toBe(4);
     const seqs = result.results.flatMap((r) =>
       r.outcome.case === "receipt" ? [r.outcome.value.sequenceNumber] : [],
     );
     expect(seqs).toEqual([1n, 2n, 3n, 4n]);
     const later = await append([signedEventToProto(agent.event({ ...entity, baseVersion: 3n }))]);
-    expect(rejectionOf(later, 0).expected).toBe("4");
+    expect(rejectionOf(later, 0).actual).toBe("4");
   });
 
   it("rejects tampered payloads, tampered signatures and unknown keys, and writes nothing", async () => {
@@ -271,6 +292,42 @@ describe("append", () => {
       expect(rejection.message).toMatch(message);
     }
     expect(await countEvents(agent)).toBe(0);
+  });
+
+  it("answers the reference's reason strings (schema_validation: <field>, invalid_signature)", async () => {
+    const agent = await newAgent();
+    const cases: [Partial<Event>, string][] = [
+      [{ entityType: "" }, "schema_validation: entity_type"],
+      [{ entityId: "x".repeat(513) }, "schema_validation: entity_id"],
+      [{ eventType: "e".repeat(257) }, "schema_validation: event_type"],
+      [{ createdAt: "yesterday" }, "schema_validation: created_at"],
+      [{ payloadKind: 0 }, "schema_validation: payload_kind"],
+      [{ payload: new Uint8Array() }, "schema_validation: payload"],
+      [{ agentSignatureScheme: 2 }, "invalid_signature"],
+    ];
+    const result = await append(
+      cases.map(([o]) => ({ ...signedEventToProto(agent.event()), ...o }) as Event),
+    );
+    for (const [i, [, code]] of cases.entries()) expect(rejectionOf(result, i).code).toBe(code);
+    expect(rejectionOf(result, 6).reason).toBe(RejectionReason.UNSUPPORTED_SIGNATURE_SCHEME);
+    expect(await countEvents(agent)).toBe(0);
+  });
+
+  it("accepts a payload nested 127 levels deep and rejects 128, as the reference does", async () => {
+    const agent = await newAgent();
+    const nested = (n: number): unknown => {
+      let v: unknown = [];
+      for (let i = 1; i < n; i++) v = [v];
+      return v;
+    };
+    const result = await append(
+      [agent.event({ payload: nested(127) }), agent.event({ payload: nested(128) })].map(signedEventToProto),
+    );
+    expect(result.results[0]?.outcome.case).toBe("receipt");
+    const deep = rejectionOf(result, 1);
+    expect(deep.code).toBe("schema_validation: payload");
+    expect(deep.message).toContain("at most 127 levels deep, got 128");
+    expect(await countEvents(agent)).toBe(1);
   });
 
   it("refuses malformed batches as a whole with the field in the error details", async () => {

@@ -84,7 +84,8 @@ describe("rotation", () => {
       agentId: old.agentId,
       keyId: 2,
     });
-    const overlapEnds = new Date(Date.now() + 2_000);
+    // Long enough that a rotation and two appends fit in it on a loaded machine.
+    const overlapEnds = new Date(Date.now() + 5_000);
     const rotated = await keys.rotateAgentKey(rotateRequest(old, next, overlapEnds));
     expect(rotated.oldKey?.validTo).toEqual(timestampFromDate(overlapEnds));
     expect(rotated.newKey?.keyId).toBe(2);

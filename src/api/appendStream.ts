@@ -21,7 +21,7 @@ export interface AppendStreamOptions {
   readonly deps: AppendDeps;
   readonly log: Logger;
   readonly maxInFlight: number;
-  /** Shared by every stream and unary call: bounds the batches held in memory server-wide. */
+  /** Shared by every stream and unary call: bounds the batches held in memory, server-wide and per tenant. */
   readonly admission: Admission;
   /** Aborted when the server starts shutting down: stop reading, finish what was read, then end. */
   readonly shutdown: AbortSignal;
@@ -63,6 +63,18 @@ function nextOrStop<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<Itera
   });
 }
 
+/** The key batches are admitted by: the batch's tenant (a batch is one stream; an empty one has none). */
+export function tenantOf(req: { readonly events: readonly { readonly tenantId: string }[] }): string {
+  return req.events[0]?.tenantId ?? "";
+}
+
+function stoppedError(): ConnectError {
+  return new ConnectError(
+    "the stream ended before this batch could be admitted; it was not sequenced; resend it",
+    Code.Unavailable,
+  );
+}
+
 export async function* appendStream(
   requests: AsyncIterable<AppendRequest>,
   signal: AbortSignal,
@@ -92,14 +104,17 @@ export async function* appendStream(
             slotFree = r;
           });
         }
-        const release = await opts.admission.acquire(stop).catch(() => undefined);
-        if (release === undefined) break;
+        // Wait for the batch first, holding nothing: a stream waiting for its client takes no shared slot.
         const next = await nextOrStop(it, stop);
-        if (next.done) {
-          release();
+        if (next.done) break;
+        const req = next.value;
+        const release = await opts.admission.acquire(tenantOf(req), stop).catch(() => undefined);
+        if (release === undefined) {
+          // Stopped while waiting for a slot: a batch that was read is still answered, never dropped.
+          queue.push(Promise.resolve(batchErrorResponse(req.batchId, stoppedError())));
+          notify();
           break;
         }
-        const req = next.value;
         const started = performance.now();
         const prepared = prepareBatch(deps, req.batchId, req.events.map(eventFromProto));
         // Keep a rejected `prepared` from being reported as unhandled while it waits its turn.

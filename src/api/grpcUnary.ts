@@ -1,10 +1,10 @@
 // A lean path for hot unary RPCs over gRPC (HTTP/2, application/grpc[+proto], identity encoding): the proof and
 // verification calls internal services make one at a time. connect-node's generic handler costs about 300 µs of
 // CPU per call on this machine (web Headers, linked AbortSignals, async-iterable pipelines), several times the
-// work of the RPC itself. This path reads the one length-prefixed message, runs the same access gate, service
-// code and error mapping as the connect handler (interceptors.ts, errors.ts) and writes the response and the
-// trailers with connect's own trailer encoding. Every other request (Connect, gRPC-Web, JSON, compressed,
-// streaming, other methods) goes to connect unchanged.
+// work of the RPC itself. This path reads the one length-prefixed message, runs the same access gate, request
+// checks, service code and error mapping as the connect handler (interceptors.ts, requestDomain.ts, errors.ts)
+// and writes the response and the trailers with connect's own trailer encoding. Every other request (Connect,
+// gRPC-Web, JSON, compressed, streaming, other methods) goes to connect unchanged.
 import { randomUUID } from "node:crypto";
 import type http2 from "node:http2";
 import {
@@ -26,6 +26,7 @@ import { presentedCredential } from "./credentials.js";
 import { rpcFailure } from "./interceptors.js";
 import type { Metrics } from "./metrics.js";
 import { methodKey, type Policy } from "./policies.js";
+import { checkRequestDomain } from "./requestDomain.js";
 
 /** A unary handler that needs only its request (no HandlerContext): the kind this path can serve. */
 export type UnaryFn<I extends DescMessage, O extends DescMessage> = (
@@ -183,6 +184,7 @@ async function call(
 ): Promise<Uint8Array> {
   const presented = presentedCredential({ get: (name) => headerValue(headers[name]) });
   await opts.gate.admit(route.key, opts.policies.get(route.key), presented, message, false);
+  checkRequestDomain(route.method.input, message);
   const out = await route.fn(message);
   return toBinary(route.method.output, create(route.method.output, out));
 }

@@ -10,7 +10,7 @@ import type { AppendDeps } from "../app/ports.js";
 import { pullEvents } from "../app/pullEvents.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { Admission } from "./admission.js";
-import { appendStream } from "./appendStream.js";
+import { appendStream, tenantOf } from "./appendStream.js";
 import { kRequestId } from "./context.js";
 import { batchOutcomeToProto, eventFromProto } from "./convert.js";
 import { entityHistoryResponse, isBinaryCodec, pullEventsResponse } from "./readResponses.js";
@@ -31,6 +31,8 @@ export interface SequencerServiceOptions {
   /** Receipt upgrades on the Append stream (AppendRequest.receipt_upgrades); unset: the flag is ignored. */
   readonly receiptUpgrades?: ReceiptUpgradesOptions;
   readonly read: ReadApiOptions;
+  /** An Append stream with no request for this long (and no subscription) ends with UNAVAILABLE; 0: never. */
+  readonly appendIdleTimeoutMs?: number;
 }
 
 export function createSequencerService(opts: SequencerServiceOptions): ServiceImpl<typeof SequencerService> {
@@ -40,23 +42,29 @@ export function createSequencerService(opts: SequencerServiceOptions): ServiceIm
       const requestId = ctx.values.get(kRequestId);
       // Batches go through appendStream; receipt upgrades (if asked for) wrap it; a subscription (if asked
       // for) interleaves the log's events with both.
-      return syncStream(requests, ctx, opts.read, (batches, signal) => {
-        const run = (reqs: typeof batches) =>
-          appendStream(reqs, signal, requestId, {
-            deps,
-            log: opts.log,
-            maxInFlight: deps.limits.maxInFlightBatches,
-            admission: opts.admission,
-            shutdown: opts.shutdown,
-            ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
-          });
-        const upgrades = opts.receiptUpgrades;
-        return upgrades === undefined ? run(batches) : withReceiptUpgrades(batches, signal, run, upgrades);
-      });
+      return syncStream(
+        requests,
+        ctx,
+        opts.read,
+        (batches, signal) => {
+          const run = (reqs: typeof batches) =>
+            appendStream(reqs, signal, requestId, {
+              deps,
+              log: opts.log,
+              maxInFlight: deps.limits.maxInFlightBatches,
+              admission: opts.admission,
+              shutdown: opts.shutdown,
+              ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }),
+            });
+          const upgrades = opts.receiptUpgrades;
+          return upgrades === undefined ? run(batches) : withReceiptUpgrades(batches, signal, run, upgrades);
+        },
+        opts.appendIdleTimeoutMs ?? 0,
+      );
     },
 
     async appendBatch(req, ctx) {
-      const release = await opts.admission.acquire(ctx.signal);
+      const release = await opts.admission.acquire(tenantOf(req), ctx.signal);
       try {
         const started = performance.now();
         const outcome = await appendBatch(deps, req.batchId, req.events.map(eventFromProto));

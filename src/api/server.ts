@@ -22,6 +22,20 @@ export interface ServerOptions {
   readonly onSocketError?: (err: Error) => void;
   /** Serves the hot unary gRPC calls it knows (grpcUnary.ts) ahead of connect; the rest go to connect. */
   readonly grpcUnary?: GrpcUnaryHandler;
+  readonly connections?: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  /** Open TCP connections; past it a new connection is closed at once. 0: no bound. */
+  readonly max: number;
+  /** A connection with no request in progress for this long is closed (HTTP/2: GOAWAY). 0: never. */
+  readonly idleTimeoutMs: number;
+  /** How often an HTTP/2 peer is pinged; 0: never. */
+  readonly keepAliveIntervalMs: number;
+  /** A peer that does not answer a ping within this long is dropped. */
+  readonly keepAliveTimeoutMs: number;
+  /** Called when a connection is refused or closed by these limits (for logs and metrics). */
+  readonly onClosed?: (why: "max_connections" | "idle" | "ping_timeout") => void;
 }
 
 export interface Server {
@@ -37,6 +51,64 @@ const STREAM_WINDOW = 4 * 1024 * 1024;
 const SESSION_WINDOW = 32 * 1024 * 1024;
 const FLUSH_GRACE_MS = 250;
 const SESSION_MEMORY_MB = 128;
+
+/**
+ * Closes an HTTP/2 session that has had no open stream for `idleTimeoutMs` (GOAWAY: clients reconnect when they
+ * have something to send), and pings the peer every `keepAliveIntervalMs`, dropping it when a ping goes
+ * unanswered for `keepAliveTimeoutMs` (a peer that vanished without closing its TCP connection).
+ */
+function watchSession(session: http2.ServerHttp2Session, limits: ConnectionLimits): void {
+  let open = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdle = (): void => {
+    if (limits.idleTimeoutMs <= 0) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      limits.onClosed?.("idle");
+      session.close();
+      // A peer that ignores the GOAWAY is dropped after a grace period.
+      setTimeout(() => session.destroy(), 5_000).unref();
+    }, limits.idleTimeoutMs);
+    idleTimer.unref();
+  };
+  session.on("stream", (stream) => {
+    open++;
+    clearTimeout(idleTimer);
+    stream.once("close", () => {
+      open--;
+      if (open === 0) armIdle();
+    });
+  });
+  armIdle();
+  let pinger: NodeJS.Timeout | undefined;
+  if (limits.keepAliveIntervalMs > 0) {
+    let awaiting = false;
+    pinger = setInterval(() => {
+      if (awaiting || session.closed || session.destroyed) return;
+      awaiting = true;
+      const deadline = setTimeout(() => {
+        limits.onClosed?.("ping_timeout");
+        session.destroy();
+      }, limits.keepAliveTimeoutMs);
+      deadline.unref();
+      try {
+        session.ping((err) => {
+          clearTimeout(deadline);
+          awaiting = false;
+          if (err !== null && !session.destroyed) session.destroy();
+        });
+      } catch {
+        // Too many unanswered pings or a session being torn down: the deadline decides.
+      }
+    }, limits.keepAliveIntervalMs);
+    pinger.unref();
+  }
+  session.once("close", () => {
+    clearTimeout(idleTimer);
+    clearInterval(pinger);
+  });
+}
 
 export function createServer(opts: ServerOptions): Server {
   const handler = connectNodeAdapter({
@@ -95,16 +167,26 @@ export function createServer(opts: ServerOptions): Server {
   };
   h1.on("request", track);
   h2.on("request", track);
+  const limits = opts.connections;
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW));
+    if (limits !== undefined) watchSession(session, limits);
   });
 
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => opts.onSocketError?.(err));
+    // A connection that never says which protocol it speaks is idle too.
+    const idleMs = limits?.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      socket.setTimeout(idleMs, () => {
+        limits?.onClosed?.("idle");
+        socket.destroy();
+      });
+    }
     let seen = Buffer.alloc(0);
     const sniff = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk]);
@@ -112,6 +194,8 @@ export function createServer(opts: ServerOptions): Server {
       const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (isH2 && n < 3) return; // not enough bytes yet to tell "PRI" from "POST"/"PUT"/"PATCH"
       socket.off("data", sniff);
+      // From here on the protocol's own idle handling applies (watchSession; HTTP/1.1 keep-alive timeout).
+      if (idleMs > 0) socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
       (isH2 ? h2 : h1).emit("connection", socket);
@@ -119,6 +203,10 @@ export function createServer(opts: ServerOptions): Server {
     };
     socket.on("data", sniff);
   });
+  if (limits !== undefined && limits.max > 0) {
+    tcp.maxConnections = limits.max;
+    tcp.on("drop", () => limits.onClosed?.("max_connections"));
+  }
 
   return {
     listen(port, host) {

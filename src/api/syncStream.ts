@@ -8,6 +8,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { AppendRequest, AppendResponse } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { DomainError } from "../domain/errors.js";
+import { endWhenIdle } from "./endWhenIdle.js";
 import { isBinaryCodec } from "./readResponses.js";
 import { type ReadApiOptions, subscribeInput, subscriptionMessages } from "./subscribeStream.js";
 
@@ -24,6 +25,8 @@ export async function* syncStream(
   ctx: HandlerContext,
   opts: ReadApiOptions,
   runAppend: RunAppend,
+  /** End the stream (UNAVAILABLE) after this long without a request, unless it carries a subscription; 0: never. */
+  idleTimeoutMs = 0,
 ): AsyncGenerator<AppendResponse> {
   const local = new AbortController();
   const signal = AbortSignal.any([ctx.signal, local.signal]);
@@ -75,7 +78,7 @@ export async function* syncStream(
     for await (const m of messages) yield { $typeName: "ves.sequencer.v1.AppendResponse", ...m };
   }
   async function* batches(): AsyncGenerator<AppendRequest> {
-    for await (const req of requests) {
+    for await (const req of endWhenIdle(requests, idleTimeoutMs, () => subscribed)) {
       if (req.subscription !== undefined) {
         if (subscribed) {
           throw new DomainError(

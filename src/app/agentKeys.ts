@@ -89,31 +89,37 @@ export async function registerAgentKey(deps: AgentKeyDeps, input: RegisterAgentK
   const tenantId = uuidField("tenant_id", input.tenantId);
   const agentId = uuidField("agent_id", input.agentId);
   checkNewPublicKey(deps, input.publicKey, input.proofOfPossession);
-  const now = deps.clock.now();
-  const { validFrom, validTo } = validityWindow(now, input.validFrom, input.validTo);
-  const key: AgentKey = {
-    tenantId,
-    agentId,
-    keyId: input.keyId,
-    publicKey: input.publicKey,
-    algorithm: "ed25519",
-    validFrom,
-    validTo,
-    revokedAt: undefined,
-    revocationReason: undefined,
-    createdAt: now,
-  };
-  return deps.store.insert(key, {
-    tenantId,
-    at: now,
-    actor: input.actor,
-    action: "agent_key.registered",
-    subject: agentKeySubject(agentId, input.keyId),
-    details: {
-      public_key: bytesToHex(input.publicKey),
-      valid_from: validFrom.toISOString(),
-      valid_to: validTo?.toISOString() ?? null,
-    },
+  // The registry's clock, not this instance's: a default valid_from must not lie in the future (or the past)
+  // of the clock that sequencing checks it against.
+  return deps.store.insert((now) => {
+    const { validFrom, validTo } = validityWindow(now, input.validFrom, input.validTo);
+    const key: AgentKey = {
+      tenantId,
+      agentId,
+      keyId: input.keyId,
+      publicKey: input.publicKey,
+      algorithm: "ed25519",
+      validFrom,
+      validTo,
+      revokedAt: undefined,
+      revocationReason: undefined,
+      createdAt: now,
+    };
+    return {
+      key,
+      audit: {
+        tenantId,
+        at: now,
+        actor: input.actor,
+        action: "agent_key.registered",
+        subject: agentKeySubject(agentId, input.keyId),
+        details: {
+          public_key: bytesToHex(input.publicKey),
+          valid_from: validFrom.toISOString(),
+          valid_to: validTo?.toISOString() ?? null,
+        },
+      },
+    };
   });
 }
 
@@ -126,8 +132,8 @@ export async function listAgentKeys(
   const tenant = uuidField("tenant_id", tenantId);
   const agent = agentId === undefined || agentId === "" ? undefined : uuidField("agent_id", agentId);
   const keys = await deps.store.list(tenant, agent);
-  const now = deps.clock.now().getTime();
-  return includeRevoked ? keys : keys.filter((k) => k.revokedAt === undefined || k.revokedAt.getTime() > now);
+  // revoked_at is the registry's time of a committed revocation, never in the future: set means revoked.
+  return includeRevoked ? keys : keys.filter((k) => k.revokedAt === undefined);
 }
 
 export async function revokeAgentKey(
@@ -141,15 +147,15 @@ export async function revokeAgentKey(
   const tenant = uuidField("tenant_id", tenantId);
   const agent = uuidField("agent_id", agentId);
   if (reason.length > 512) throw invalidField("reason", "at most 512 characters", `${reason.length}`);
-  const now = deps.clock.now();
-  const key = await deps.store.revoke(tenant, agent, keyId, reason, now, {
+  // revoked_at is taken by the registry (PostgreSQL) once the key row is locked, never from this instance's clock.
+  const key = await deps.store.revoke(tenant, agent, keyId, reason, (revokedAt) => ({
     tenantId: tenant,
-    at: now,
+    at: revokedAt,
     actor,
     action: "agent_key.revoked",
     subject: agentKeySubject(agent, keyId),
-    details: { reason, revoked_at: now.toISOString() },
-  });
+    details: { reason, revoked_at: revokedAt.toISOString() },
+  }));
   if (key === undefined) {
     throw new DomainError(
       "not_found",

@@ -121,7 +121,8 @@ export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Pro
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.log.sequence(stream, batch.query, async (locked, write) => {
-        const now = deps.clock.now();
+        // The database's clock, read under the stream and key locks: key status and sequenced_at share it.
+        const { now } = locked;
         const decisions = decideBatch(stream, batch.checks, batch.verified, batch.eventIds, {
           ...locked,
           now,

@@ -62,30 +62,34 @@ export interface RotationPlan {
 
 /** Agent keys. Every change is written together with its audit entry, in one transaction. */
 export interface AgentKeyStore {
-  /** Throws DomainError("already_exists") when (tenant, agent, key id) is taken. */
-  insert(key: AgentKey, audit: AuditRecord): Promise<AgentKey>;
+  /**
+   * Inserts the key `build` makes from the database's time (so a default valid_from is the registry's now, not
+   * this instance's). Throws DomainError("already_exists") when (tenant, agent, key id) is taken.
+   */
+  insert(build: (now: Date) => { key: AgentKey; audit: AuditRecord }): Promise<AgentKey>;
   list(tenantId: string, agentId: string | undefined): Promise<AgentKey[]>;
   /**
-   * Sets revoked_at (once) and returns the key; undefined when there is no such key. The audit entry is
-   * written only when this call revoked it.
+   * Sets revoked_at (once) to the database's time, taken after the key row is locked (so it is later than the
+   * sequenced_at of every event accepted with that key), and returns the key; undefined when there is no such
+   * key. The audit entry (made from that time) is written only when this call revoked it.
    */
   revoke(
     tenantId: string,
     agentId: string,
     keyId: number,
     reason: string,
-    at: Date,
-    audit: AuditRecord,
+    audit: (revokedAt: Date) => AuditRecord,
   ): Promise<AgentKey | undefined>;
   /**
-   * Locks the old key, lets `plan` decide (it may throw a DomainError; the old key is undefined when missing),
+   * Locks the old key, lets `plan` decide at the database's time (it may throw a DomainError; the old key is
+   * undefined when missing),
    * then inserts the new key, updates the old key's valid_to and appends the audit entry, atomically.
    */
   rotate(
     tenantId: string,
     agentId: string,
     oldKeyId: number,
-    plan: (old: AgentKey | undefined) => RotationPlan,
+    plan: (old: AgentKey | undefined, now: Date) => RotationPlan,
   ): Promise<{ oldKey: AgentKey; newKey: AgentKey }>;
 }
 
@@ -134,6 +138,12 @@ export interface LockedStream {
   readonly commands: ReadonlyMap<string, string>;
   readonly entityVersions: ReadonlyMap<string, bigint>;
   readonly keys: ReadonlyMap<string, AgentKeyValidity>;
+  /**
+   * The database's clock, read in the sequencing transaction after the stream lock and the batch's key rows
+   * were locked: the time of key-status checks and the events' sequenced_at. One clock for every instance, and
+   * ordered with revocations (a revocation locks the key row before taking its time).
+   */
+  readonly now: Date;
 }
 
 export interface EventLog {

@@ -38,17 +38,18 @@ export async function rotateAgentKey(
     publicKey: "new_public_key",
     proof: "new_proof_of_possession",
   });
-  const now = deps.clock.now();
-  const { validFrom, validTo } = validityWindow(now, input.newValidFrom, input.newValidTo, "new_valid_to");
   const { oldValidTo } = input;
-  if (oldValidTo !== undefined && oldValidTo.getTime() < now.getTime()) {
-    throw invalidField(
-      "old_valid_to",
-      `a time not in the past (now is ${now.toISOString()}; to stop the old key at once, revoke it)`,
-      oldValidTo.toISOString(),
-    );
-  }
-  return deps.store.rotate(tenantId, agentId, input.keyId, (old) => {
+  // `now` is the registry's (PostgreSQL's) clock in the rotating transaction, the clock sequencing checks
+  // validity windows against.
+  return deps.store.rotate(tenantId, agentId, input.keyId, (old, now) => {
+    const { validFrom, validTo } = validityWindow(now, input.newValidFrom, input.newValidTo, "new_valid_to");
+    if (oldValidTo !== undefined && oldValidTo.getTime() < now.getTime()) {
+      throw invalidField(
+        "old_valid_to",
+        `a time not in the past (now is ${now.toISOString()}; to stop the old key at once, revoke it)`,
+        oldValidTo.toISOString(),
+      );
+    }
     if (old === undefined) {
       throw new DomainError(
         "not_found",

@@ -34,7 +34,10 @@ export async function openDatabase(
   } else {
     log.info({ url: redactUrl(databaseUrl) }, "using PostgreSQL");
   }
-  const sql: Sql = createSql(databaseUrl, { max: config.dbPoolMax });
+  const sql: Sql = createSql(databaseUrl, {
+    max: config.dbPoolMax,
+    connectTimeoutSeconds: config.dbConnectTimeoutMs / 1000,
+  });
   stack.defer(() => sql.end({ timeout: 5 }));
 
   if (config.migrateOnStart) {

@@ -1,6 +1,6 @@
 // The transports step of the composition root: every service on one router, the plain HTTP routes, the lean
 // gRPC unary path, and the one-port server in front of them.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
@@ -10,13 +10,15 @@ import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "../api/admission.js";
 import { createApiKeyService } from "../api/apiKeyService.js";
+import { mapDecodeFailures } from "../api/decodeFailures.js";
 import { createGrpcUnaryHandler, unaryRoutes } from "../api/grpcUnary.js";
 import { createHttpRoutes, type HttpAnswer } from "../api/httpRoutes.js";
-import { authInterceptor, errorInterceptor } from "../api/interceptors.js";
+import { authInterceptor, errorInterceptor, rpcFailure } from "../api/interceptors.js";
 import { createKeyRegistryService } from "../api/keyRegistryService.js";
 import type { Metrics } from "../api/metrics.js";
 import { POLICY_TABLE, requirePolicies } from "../api/policies.js";
 import { createProofService } from "../api/proofService.js";
+import { requestDomainInterceptor } from "../api/requestDomain.js";
 import { createSequencerService } from "../api/sequencerService.js";
 import { createServer, type Server } from "../api/server.js";
 import type { AppendDeps } from "../app/ports.js";
@@ -29,6 +31,7 @@ import { createPgAuditLogReader } from "../infra/pg/pgAuditLog.js";
 import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
 import type { Auth } from "./auth.js";
 import type { Commitments } from "./commitments.js";
+import { connectionLimits } from "./connectionLimits.js";
 import type { ReadSide } from "./readSide.js";
 import {
   databaseReady,
@@ -88,68 +91,78 @@ export function createTransports(parts: TransportParts): Server {
       metrics,
       readMaxBytes: config.maxMessageBytes,
     }),
-    interceptors: [errorInterceptor(log, metrics), authInterceptor(auth.gate, POLICY_TABLE)],
-    routes: requirePolicies((router) => {
-      router.service(
-        SequencerService,
-        createSequencerService({
-          deps: parts.append,
-          admission: createAdmission(config.maxConcurrentBatches),
-          log,
-          shutdown,
-          serverVersion: parts.serverVersion,
-          signingKeys: parts.signingKeys,
-          onBatch: (o, ms) => metrics.recordBatch(o, ms),
-          receiptUpgrades: {
-            deps: commitments.proofDeps,
-            watch: commitments.watch,
+    interceptors: [
+      errorInterceptor(log, metrics),
+      authInterceptor(auth.gate, POLICY_TABLE),
+      requestDomainInterceptor(),
+    ],
+    routes: mapDecodeFailures(
+      (method) => rpcFailure(log, metrics, method, randomUUID()),
+      requirePolicies((router) => {
+        router.service(
+          SequencerService,
+          createSequencerService({
+            deps: parts.append,
+            admission: createAdmission(config.maxConcurrentBatches, config.maxConcurrentBatchesPerTenant),
+            appendIdleTimeoutMs: config.appendIdleTimeoutMs,
             log,
             shutdown,
-            maxPending: RECEIPT_UPGRADES_MAX_PENDING,
-            drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
-            onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
-          },
-          read: {
-            reader: readSide.reader,
-            hub: readSide.hub,
-            shutdown,
-            subscribe: {
-              maxLagEvents: config.subscriberMaxLagEvents,
-              heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
-              heartbeatMinMs: config.subscribeHeartbeatMinMs,
+            serverVersion: parts.serverVersion,
+            signingKeys: parts.signingKeys,
+            onBatch: (o, ms) => metrics.recordBatch(o, ms),
+            receiptUpgrades: {
+              deps: commitments.proofDeps,
+              watch: commitments.watch,
+              log,
+              shutdown,
+              maxPending: RECEIPT_UPGRADES_MAX_PENDING,
+              drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
+              onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
             },
-            onDelivered: (n) => metrics.deliveredEvents.inc(n),
-          },
-        }),
-      );
-      router.service(ProofService, proofService);
-      router.service(
-        KeyRegistryService,
-        createKeyRegistryService({
-          store: createPgAgentKeyStore(sql, nativeSha256),
-          audit: createPgAuditLogReader(sql),
-          clock,
-          sha256: nativeSha256,
-          ed25519: parts.ed25519,
-        }),
-      );
-      router.service(
-        ApiKeyService,
-        createApiKeyService({
-          store: createPgApiKeyStore(sql, nativeSha256),
-          lookup: auth.apiKeys,
-          clock,
-          sha256: nativeSha256,
-          random: (n) => new Uint8Array(randomBytes(n)),
-        }),
-      );
-      registerStandardServices(router, { services: SERVICES, ready: databaseReady(sql), shutdown });
-      const unlisted = router.handlers
-        .filter((h) => !SERVICES.includes(h.service))
-        .map((h) => h.service.typeName);
-      if (unlisted.length > 0)
-        throw new Error(`add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/compose/transports.ts`);
-    }),
+            read: {
+              reader: readSide.reader,
+              hub: readSide.hub,
+              shutdown,
+              subscribe: {
+                maxLagEvents: config.subscriberMaxLagEvents,
+                heartbeatDefaultMs: config.subscribeHeartbeatDefaultMs,
+                heartbeatMinMs: config.subscribeHeartbeatMinMs,
+              },
+              onDelivered: (n) => metrics.deliveredEvents.inc(n),
+            },
+          }),
+        );
+        router.service(ProofService, proofService);
+        router.service(
+          KeyRegistryService,
+          createKeyRegistryService({
+            store: createPgAgentKeyStore(sql, nativeSha256),
+            audit: createPgAuditLogReader(sql),
+            clock,
+            sha256: nativeSha256,
+            ed25519: parts.ed25519,
+          }),
+        );
+        router.service(
+          ApiKeyService,
+          createApiKeyService({
+            store: createPgApiKeyStore(sql, nativeSha256),
+            lookup: auth.apiKeys,
+            clock,
+            sha256: nativeSha256,
+            random: (n) => new Uint8Array(randomBytes(n)),
+          }),
+        );
+        registerStandardServices(router, { services: SERVICES, ready: databaseReady(sql), shutdown });
+        const unlisted = router.handlers
+          .filter((h) => !SERVICES.includes(h.service))
+          .map((h) => h.service.typeName);
+        if (unlisted.length > 0)
+          throw new Error(
+            `add ${[...new Set(unlisted)].join(", ")} to SERVICES in src/compose/transports.ts`,
+          );
+      }),
+    ),
     httpRoutes: createHttpRoutes(
       auth.gate,
       POLICY_TABLE,
@@ -172,5 +185,6 @@ export function createTransports(parts: TransportParts): Server {
       log,
     ),
     onSocketError: (err) => log.debug({ err }, "client socket error"),
+    connections: connectionLimits(config, log),
   });
 }

@@ -110,8 +110,11 @@ export function canonicalJson(value: unknown): string {
   return out;
 }
 
-/** serde_json's recursion limit, which upstream parses payloads with. */
-export const MAX_JSON_DEPTH = 128;
+/**
+ * The deepest nesting upstream accepts: serde_json's recursion limit of 128 refuses a value nested 128
+ * levels deep (its depth counter reaches 0 on the 128th open bracket), so 127 is the most that parses.
+ */
+export const MAX_JSON_DEPTH = 127;
 
 /** Deepest nesting of arrays and objects in JSON text (strings skipped); a linear scan, no recursion. */
 function nestingDepth(text: string): number {

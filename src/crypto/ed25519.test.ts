@@ -1,5 +1,6 @@
 // Tests for Ed25519 key checks and noble/libsodium/OpenSSL agreement (RFC 8032, docs/protocol.md §16.4).
 import { createPublicKey, verify as opensslVerify } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import fc from "fast-check";
@@ -231,5 +232,66 @@ describe("agreement", () => {
 
   it("serverEd25519 picks libsodium when it loads", () => {
     expect(serverEd25519()).toBe(sodiumEd25519);
+  });
+});
+
+describe("edge-case vectors (test/vectors/ed25519-edge-cases.json)", () => {
+  const file = JSON.parse(
+    readFileSync(new URL("../../test/vectors/ed25519-edge-cases.json", import.meta.url), "utf8"),
+  ) as {
+    vectors: { name: string; public_key: string; message: string; signature: string; valid: boolean }[];
+  };
+  const cases = file.vectors.map((v) => ({
+    ...v,
+    pk: h(v.public_key),
+    msg: h(v.message),
+    sig: h(v.signature),
+  }));
+
+  it("cover small-order, mixed-order and non-canonical R, A and S", () => {
+    const names = cases.map((c) => c.name);
+    for (const prefix of ["small-order-r", "mixed-order-r", "small-order-a", "mixed-order-a", "s-plus-l"]) {
+      expect(
+        names.some((n) => n.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
+    }
+    expect(cases.filter((c) => c.valid).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(impls)("$name gives the recorded (libsodium) answer on every vector", (ed) => {
+    for (const c of cases) expect(ed.verify(c.sig, c.msg, c.pk), c.name).toBe(c.valid);
+  });
+
+  it("include signatures noble's own cofactored verify accepts (why the SDK checks the cofactorless equation)", () => {
+    const accepted = cases.filter((c) => !c.valid && ed25519.verify(c.sig, c.msg, c.pk, { zip215: false }));
+    expect(accepted.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["mixed-order-r-1", "mixed-order-r-2", "mixed-order-r-4", "mixed-order-a"]),
+    );
+  });
+
+  it("noble and libsodium agree on random mixed-order R and A", () => {
+    const t8 = ed25519.Point.fromBytes(h(ORDER_8));
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.bigInt({ min: 1n, max: L - 1n }),
+        (seed, message, ti, ai, r) => {
+          const { scalar } = ed25519.utils.getExtendedPublicKey(seed);
+          const torsion = (i: number) => (i === 0 ? ed25519.Point.ZERO : t8.multiply(BigInt(i)));
+          const pk = ed25519.Point.BASE.multiply(scalar).add(torsion(ai)).toBytes();
+          const R = ed25519.Point.BASE.multiply(r).add(torsion(ti)).toBytes();
+          const k = scalarFromLe(sha512(concatBytes(R, pk, message))) % L;
+          const sig = concatBytes(R, scalarLe((r + k * scalar) % L));
+          const expected = sodiumEd25519.verify(sig, message, pk);
+          expect(nobleEd25519.verify(sig, message, pk)).toBe(expected);
+          expect(nodeEd25519.verify(sig, message, pk)).toBe(expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

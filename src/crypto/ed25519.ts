@@ -1,6 +1,7 @@
 // Ed25519 (RFC 8032) port, key checks and the pure-JS SDK implementation (docs/protocol.md §2.3, §16.4).
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { assertBytes } from "./bytes.js";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { assertBytes, concatBytes, equalBytes } from "./bytes.js";
 
 /**
  * One Ed25519 implementation. `verify` returns false for a bad signature and throws TypeError/RangeError
@@ -89,11 +90,22 @@ export function assertVerifyArguments(
   assertBytes(publicKey, 32, "public_key");
 }
 
+/** The order of the prime subgroup, L = 2^252 + 27742317777372353535851937790883648493. */
+const L = ed25519.Point.Fn.ORDER;
+
+function littleEndianToBigint(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i] as number);
+  return n;
+}
+
 /**
- * @noble/curves Ed25519 (pure JS, runs in browsers). Verification is RFC 8032 strict (canonical A and R,
- * S < L, small-order A refused) and additionally refuses a small-order R, matching libsodium on every
- * rule but one: noble checks the cofactored equation, libsodium and OpenSSL the cofactorless one, which
- * can differ only for keys or R with a torsion component (never produced by an honest signer).
+ * @noble/curves Ed25519 (pure JS, runs in browsers), verifying exactly as libsodium's
+ * `crypto_sign_verify_detached` does (the server's verifier): S < L; A canonical and not of small order;
+ * R not of small order; then the cofactorless equation, checked as encode([S]B - [k]A) == R byte for byte.
+ * noble's own `verify` checks the cofactored equation, which also accepts an R or A with a torsion
+ * component (mixed order) that libsodium, OpenSSL and ed25519-dalek refuse; the SDK must give the
+ * server's answer on every input (test/vectors/ed25519-edge-cases.json).
  */
 export const nobleEd25519: Ed25519 = {
   name: "noble",
@@ -107,7 +119,19 @@ export const nobleEd25519: Ed25519 = {
   },
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
     assertVerifyArguments(signature, message, publicKey);
-    if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
+    const r = signature.subarray(0, 32);
+    const s = littleEndianToBigint(signature.subarray(32, 64));
+    if (s >= L) return false;
+    if (hasSmallOrderEncoding(r)) return false;
+    if (!isCanonicalEd25519Encoding(publicKey) || hasSmallOrderEncoding(publicKey)) return false;
+    let a: InstanceType<typeof ed25519.Point>;
+    try {
+      a = ed25519.Point.fromBytes(publicKey, false);
+    } catch {
+      return false;
+    }
+    const k = littleEndianToBigint(sha512(concatBytes(r, publicKey, message))) % L;
+    const expectedR = ed25519.Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k));
+    return equalBytes(expectedR.toBytes(), r);
   },
 };

@@ -1,5 +1,6 @@
 // Batch-level checks (docs/protocol.md §1.2, handler steps 1, 2 and 6): these refuse the whole batch.
 import { isUuid, utf8ByteLength } from "../crypto/bytes.js";
+import { assertDbText } from "./dbDomain.js";
 import { DomainError, invalidField, showValue } from "./errors.js";
 import type { EventInput, StreamKey } from "./event.js";
 import { type Limits, MAX_BATCH_ID_BYTES } from "./limits.js";
@@ -10,6 +11,7 @@ export function checkBatch(batchId: string, events: readonly EventInput[], limit
   if (idBytes < 1 || idBytes > MAX_BATCH_ID_BYTES) {
     throw invalidField("batch_id", `1..${MAX_BATCH_ID_BYTES} UTF-8 bytes`, `${idBytes}`);
   }
+  assertDbText(batchId, "batch_id");
   if (events.length === 0) throw invalidField("events", `1..${limits.maxEventsPerBatch} events`, "0");
   if (events.length > limits.maxEventsPerBatch) {
     throw new DomainError(

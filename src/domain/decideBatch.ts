@@ -57,10 +57,8 @@ export function entityKey(entityType: string, entityId: string): string {
   return `${entityType.length}:${entityType}/${entityId}`;
 }
 
-function describeDifference(e: CheckedEvent, v: VerifiedEvent, x: ExistingEvent, stream: StreamKey): string {
-  if (x.tenantId !== stream.tenantId || x.storeId !== stream.storeId) {
-    return `it is already sequenced in stream ${x.tenantId}/${x.storeId}`;
-  }
+/** How a same-stream event differs from the stored one with its id. */
+function describeDifference(e: CheckedEvent, v: VerifiedEvent, x: ExistingEvent): string {
   if (!equalBytes(x.signingHash, v.signingHash)) return "its signed contents differ from the sequenced event";
   if (!equalBytes(x.agentSignature, e.agentSignature))
     return "its signature differs from the sequenced event";
@@ -122,10 +120,15 @@ export function decideBatch(
       ) {
         decisions.push({ kind: "replay", eventId, receipt: existing.receipt });
       } else {
-        const why =
-          check.ok && v !== undefined ? describeDifference(check.event, v, existing, stream) : "it differs";
+        // Another stream's event: say only that the id is taken, never whose it is (tenant isolation, §16.9).
+        const sameStream = existing.tenantId === stream.tenantId && existing.storeId === stream.storeId;
+        const why = !sameStream
+          ? ""
+          : check.ok && v !== undefined
+            ? `: ${describeDifference(check.event, v, existing)}`
+            : ": it differs";
         rejectWith(
-          reject("event_id_conflict", `"event_id" ${eventId} is already used: ${why}`, {
+          reject("event_id_conflict", `"event_id" ${eventId} is already used${why}`, {
             field: "event_id",
             actual: eventId,
           }),
@@ -196,8 +199,9 @@ export function decideBatch(
       rejectWith(
         reject(
           "version_conflict",
-          `"base_version" expected the entity's current version ${current}, got ${e.baseVersion}`,
-          { field: "base_version", expected: `${current}`, actual: `${e.baseVersion}` },
+          `"base_version" ${e.baseVersion} does not match the entity's current version ${current}`,
+          // As the reference: expected = the client's base_version, actual = the entity's current version.
+          { field: "base_version", expected: `${e.baseVersion}`, actual: `${current}` },
         ),
       );
       continue;

@@ -19,6 +19,12 @@ export const STRING_LIMITS = {
 
 export const MAX_BATCH_ID_BYTES = 128;
 
+/**
+ * Bytes of an event's created_at. RFC 3339 date-times are about 20-35 bytes; the grammar allows a fraction
+ * of any length, and without a bound a multi-megabyte string would be stored and sent to every reader.
+ */
+export const MAX_CREATED_AT_BYTES = 64;
+
 /** Bounds of the read API (PullEvents, GetEntityHistory, Subscribe). */
 export const READ_LIMITS = {
   /** Events per page when the request says 0. */

@@ -3,10 +3,11 @@
 import { equalBytes, isUuid, utf8ByteLength, ZERO32 } from "../crypto/bytes.js";
 import { payloadAad, payloadCipherHash, recipientsHash } from "../crypto/encryptedPayload.js";
 import type { Sha256 } from "../crypto/sha256.js";
+import { DB_BIGINT_MAX, DB_TEXT_EXPECTED, dbTextProblem } from "./dbDomain.js";
 import { showValue } from "./errors.js";
 import type { CheckedEvent, EncryptedPayloadInput, EventInput } from "./event.js";
 import type { Limits } from "./limits.js";
-import { STRING_LIMITS } from "./limits.js";
+import { MAX_CREATED_AT_BYTES, STRING_LIMITS } from "./limits.js";
 import { type Rejection, reject, rejectField } from "./rejection.js";
 import { isRfc3339 } from "./rfc3339.js";
 
@@ -20,10 +21,13 @@ function checkUuid(field: string, value: string): Rejection | undefined {
   return isUuid(value) ? undefined : rejectField(field, "a UUID (8-4-4-4-12 hex)", showValue(value));
 }
 
+/** A signed string field: 1..max UTF-8 bytes of text PostgreSQL can hold (no U+0000, no lone surrogate). */
 function checkLength(field: keyof typeof STRING_LIMITS, value: string): Rejection | undefined {
   const n = utf8ByteLength(value);
   const max = STRING_LIMITS[field];
-  return n >= 1 && n <= max ? undefined : rejectField(field, `1..${max} UTF-8 bytes`, `${n}`);
+  if (n < 1 || n > max) return rejectField(field, `1..${max} UTF-8 bytes`, `${n}`);
+  const problem = dbTextProblem(value);
+  return problem === undefined ? undefined : rejectField(field, DB_TEXT_EXPECTED, problem);
 }
 
 function checkHashLength(field: string, value: Uint8Array, allowEmpty: boolean): Rejection | undefined {
@@ -130,6 +134,16 @@ export function validateEvent(e: EventInput, index: number, limits: Limits, sha2
     if (encProblem) return fail(encProblem);
   }
 
+  const createdAtBytes = utf8ByteLength(e.createdAt);
+  if (createdAtBytes > MAX_CREATED_AT_BYTES) {
+    return fail(
+      rejectField(
+        "created_at",
+        `an RFC 3339 date-time of at most ${MAX_CREATED_AT_BYTES} UTF-8 bytes`,
+        `${createdAtBytes} bytes`,
+      ),
+    );
+  }
   if (!isRfc3339(e.createdAt)) {
     return fail(
       rejectField(
@@ -156,6 +170,10 @@ export function validateEvent(e: EventInput, index: number, limits: Limits, sha2
     const problem = checkUuid("command_id", e.commandId);
     if (problem) return fail(problem);
     commandId = e.commandId.toLowerCase();
+  }
+
+  if (e.baseVersion !== undefined && e.baseVersion > DB_BIGINT_MAX) {
+    return fail(rejectField("base_version", `at most ${DB_BIGINT_MAX} (2^63 - 1)`, `${e.baseVersion}`));
   }
 
   const eventId = e.eventId.toLowerCase();

@@ -329,9 +329,7 @@ describe("grpc-js client", () => {
     call.write(NOT_PROTOBUF);
     call.end();
     const err = statusOf(await outcome);
-    // BUG (reported): connect-node answers INTERNAL "parse binary: premature EOF" for a request it cannot
-    // decode; the tripwire test below pins the expected INVALID_ARGUMENT. Until then, only "it failed, saying why".
-    expect(err.code).not.toBe(grpc.status.OK);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(decodeURIComponent(err.details)).toMatch(/premature EOF/);
     // The batch before the garbage was sequenced and answered; nothing after it was.
     expect(responses.map((r) => batchResultOf(r)?.batchId)).toEqual(["valid"]);
@@ -345,15 +343,6 @@ describe("grpc-js client", () => {
     expect(head.headSequence).toBe(2n);
   });
 
-  it("fails a unary AppendBatch whose body is not a protobuf message", async () => {
-    const err = statusOf(await unary(raw.AppendBatch.bind(raw), NOT_PROTOBUF).catch((e: unknown) => e));
-    expect(err.code).not.toBe(grpc.status.OK); // BUG (reported): INTERNAL today, see the tripwire below
-    expect(decodeURIComponent(err.details)).toMatch(/premature EOF/);
-  });
-
-  // Tripwire for the reported bug: a request that is not a valid protobuf message is the client's fault and
-  // should be INVALID_ARGUMENT, but connect-node answers INTERNAL. When the server maps it, this test starts
-  // failing: drop `.fails` then.
   it("answers INVALID_ARGUMENT for a stream message that is not protobuf", async () => {
     const call = raw.Append();
     const outcome = callOutcome(call);
@@ -364,10 +353,11 @@ describe("grpc-js client", () => {
     expect(decodeURIComponent(streamErr.details)).toMatch(/expected protobuf binary/);
   });
 
-  // connect-es decodes a unary request before any interceptor runs and reports failure as INTERNAL; this
-  // tripwire turns red when that is fixed (then drop `.fails`).
-  it.fails("answers INVALID_ARGUMENT (not INTERNAL) for a unary message that is not protobuf (connect-es)", async () => {
+  // connect-es decodes a unary request before any interceptor runs and reports a failure as INTERNAL;
+  // decodeFailures.ts maps it (this was a tripwire marked `.fails` until then).
+  it("answers INVALID_ARGUMENT (not INTERNAL) for a unary message that is not protobuf (connect-es)", async () => {
     const unaryErr = statusOf(await unary(raw.AppendBatch.bind(raw), NOT_PROTOBUF).catch((e: unknown) => e));
     expect(unaryErr.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(decodeURIComponent(unaryErr.details)).toMatch(/expected protobuf binary.*premature EOF/);
   });
 });

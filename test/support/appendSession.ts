@@ -64,11 +64,11 @@ export interface AppendSession {
 }
 
 /** Opens an Append stream to `baseUrl` over a connection of its own. */
-export function openAppendSession(baseUrl: string): AppendSession {
+export function openAppendSession(baseUrl: string, credential: string = TEST_ADMIN_KEY): AppendSession {
   const sessionManager = new Http2SessionManager(baseUrl);
   const client = createClient(
     SequencerService,
-    createGrpcTransport({ baseUrl, sessionManager, interceptors: [withCredential(TEST_ADMIN_KEY)] }),
+    createGrpcTransport({ baseUrl, sessionManager, interceptors: [withCredential(credential)] }),
   );
   const pending: AppendRequest[] = [];
   let closed = false;

@@ -55,12 +55,19 @@ async function insertKey(tx: TransactionSql, key: AgentKey): Promise<AgentKey> {
   return keyFromRow(row);
 }
 
+/** The database's clock, read when this statement runs (not the transaction's start). */
+async function dbNow(tx: TransactionSql): Promise<Date> {
+  const [row] = await tx<{ now: Date }[]>`select clock_timestamp() as now`;
+  return (row as { now: Date }).now;
+}
+
 /** Agent keys; every change is written with its audit entry in one transaction (pgAuditLog). */
 export function createPgAgentKeyStore(sql: Sql, sha256: Sha256): AgentKeyStore {
   return {
-    async insert(key, audit) {
+    async insert(build) {
       try {
         return (await sql.begin(async (tx) => {
+          const { key, audit } = build(await dbNow(tx));
           const stored = await insertKey(tx, key);
           await appendAudit(tx, sha256, audit);
           return stored;
@@ -82,22 +89,26 @@ export function createPgAgentKeyStore(sql: Sql, sha256: Sha256): AgentKeyStore {
       }
     },
 
-    async revoke(tenantId, agentId, keyId, reason, at, audit) {
+    async revoke(tenantId, agentId, keyId, reason, audit) {
       try {
         return (await sql.begin(async (tx) => {
-          const revoked = await tx<KeyRow[]>`
-            update agent_keys set revoked_at = ${at}, revocation_reason = ${reason}
-            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
-              and revoked_at is null
-            returning *`;
-          if (revoked[0] !== undefined) {
-            await appendAudit(tx, sha256, audit);
-            return keyFromRow(revoked[0]);
-          }
+          // Lock the row first: this waits for every sequencing transaction that read the key (they hold
+          // FOR KEY SHARE on it until they commit), so the time taken next is later than their sequenced_at.
           const rows = await tx<KeyRow[]>`
             select * from agent_keys
-            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}`;
-          return rows[0] === undefined ? undefined : keyFromRow(rows[0]);
+            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
+            for update`;
+          const row = rows[0];
+          if (row === undefined) return undefined;
+          if (row.revoked_at !== null) return keyFromRow(row);
+          // A statement of its own, after the lock was granted: clock_timestamp() is read when it runs.
+          const revoked = await tx<KeyRow[]>`
+            update agent_keys set revoked_at = clock_timestamp(), revocation_reason = ${reason}
+            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
+            returning *`;
+          const key = keyFromRow(revoked[0] as KeyRow);
+          await appendAudit(tx, sha256, audit(key.revokedAt as Date));
+          return key;
         })) as AgentKey | undefined;
       } catch (err) {
         throw mapPgError(err);
@@ -111,7 +122,7 @@ export function createPgAgentKeyStore(sql: Sql, sha256: Sha256): AgentKeyStore {
             select * from agent_keys
             where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(oldKeyId)}
             for update`;
-          const decided = plan(rows[0] === undefined ? undefined : keyFromRow(rows[0]));
+          const decided = plan(rows[0] === undefined ? undefined : keyFromRow(rows[0]), await dbNow(tx));
           const newKey = await insertKey(tx, decided.newKey);
           const updated =
             decided.oldValidTo === undefined

@@ -23,9 +23,17 @@ function findCode(err: unknown): { code: string; constraint: string | undefined 
   return undefined;
 }
 
+// Node socket errors and postgres.js's own connection errors: the database could not be reached or the
+// connection was lost mid-call. Whether a lost call committed is unknown to the server too; the client retries
+// (a resent batch is answered with replayed receipts, never sequenced twice).
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
   "EPIPE",
   "ETIMEDOUT",
   "CONNECTION_CLOSED",
@@ -46,8 +54,16 @@ export function mapPgError(err: unknown): unknown {
       cause: err,
     });
   }
-  // Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now), 53300.
-  if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300") {
+  // Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now), 53300
+  // (too many connections), 25006 (read-only transaction: connected to a standby, e.g. during a failover).
+  if (
+    code.startsWith("08") ||
+    code === "57P01" ||
+    code === "57P02" ||
+    code === "57P03" ||
+    code === "53300" ||
+    code === "25006"
+  ) {
     return new DomainError("unavailable", "the database is unavailable; retry later", { cause: err });
   }
   if (CONNECTION_CODES.has(code)) {

@@ -30,7 +30,7 @@ type ExistingRow = Pick<
 async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery): Promise<LockedStream> {
   const { tenantId: t, storeId: s } = stream;
   // All statements are pipelined on the one connection; the lookups run after the lock is granted.
-  const [, headRows, existingRows, commandRows, entityRows, keyRows] = await Promise.all([
+  const [, headRows, existingRows, commandRows, entityRows, keyRows, nowRows] = await Promise.all([
     tx`insert into streams (tenant_id, store_id) values (${t}, ${s}) on conflict do nothing`,
     tx<{ head: bigint }[]>`select head from streams where tenant_id = ${t} and store_id = ${s} for update`,
     q.eventIds.length === 0
@@ -71,7 +71,12 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
                as r(agent_id, key_id)
           cross join lateral (
             select * from agent_keys a
-            where a.tenant_id = ${t} and a.agent_id = r.agent_id and a.key_id = r.key_id) k`,
+            where a.tenant_id = ${t} and a.agent_id = r.agent_id and a.key_id = r.key_id
+            for key share) k`,
+    // Read after the key rows are locked (statements run in order): a revocation either committed before the
+    // lock was granted (and is seen, with an earlier revoked_at) or waits for this commit and stamps a later
+    // time. FOR KEY SHARE conflicts only with the revocation's FOR UPDATE, not with other sequencers.
+    tx<{ now: Date }[]>`select clock_timestamp() as now`,
   ]);
   const head = headRows[0]?.head;
   if (head === undefined) throw new Error(`stream ${t}/${s} vanished while locking it`);
@@ -101,7 +106,7 @@ async function readLocked(tx: TransactionSql, stream: StreamKey, q: StreamQuery)
       revokedAt: r.revoked_at ?? undefined,
     });
   }
-  return { head, existing, commands, entityVersions, keys };
+  return { head, existing, commands, entityVersions, keys, now: (nowRows[0] as { now: Date }).now };
 }
 
 async function insertEvents(
