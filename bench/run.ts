@@ -4,6 +4,7 @@ const BENCHES: Record<string, string> = {
   proofs: "./proofs.ts",
   subscribe: "./subscribe.ts",
   catchup: "./catchup.ts",
+  scale: "./scale.ts",
   sdk: "./sdk.ts",
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith("-") ? process.argv[2] : "ingest";

@@ -21,6 +21,23 @@ describe("readConfig", () => {
     );
   });
 
+  it("reads DATABASE_READ_URLS as a list of postgres URLs that needs DATABASE_URL", () => {
+    const primary = { ...base, DATABASE_URL: "postgres://p:5432/db" };
+    expect(
+      readConfig({ ...primary, DATABASE_READ_URLS: " postgres://r1:5432/db, postgresql://r2:5433/db ," })
+        .databaseReadUrls,
+    ).toEqual(["postgres://r1:5432/db", "postgresql://r2:5433/db"]);
+    expect(readConfig(primary).databaseReadUrls).toEqual([]);
+    expect(() => readConfig({ ...primary, DATABASE_READ_URLS: "postgres://r1/db,mysql://r2/db" })).toThrow(
+      new ConfigError(
+        "DATABASE_READ_URLS entry 2 expected a postgres:// or postgresql:// URL (one host each, comma-separated)",
+      ),
+    );
+    expect(() => readConfig({ ...base, DATABASE_READ_URLS: "postgres://r1/db" })).toThrow(
+      /DATABASE_READ_URLS needs DATABASE_URL/,
+    );
+  });
+
   it("refuses production without a pinned identity, and counts unknown environments as production", () => {
     expect(() => readConfig({ SEQUENCER_ENV: "staging" })).toThrow(/counts as production/);
     const seed = "11".repeat(32);

@@ -33,6 +33,11 @@ export interface Config {
   readonly dbPoolMax: number;
   /** A new database connection that is not ready within this long fails (UNAVAILABLE) and is retried. */
   readonly dbConnectTimeoutMs: number;
+  /** Hot standbys that serve reads (PullEvents, GetEntityHistory, Subscribe catch-up, commitments, proofs). */
+  readonly databaseReadUrls: readonly string[];
+  readonly replicaMaxLagMs: number;
+  readonly replicaWaitMs: number;
+  readonly replicaCheckMs: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly shutdownTimeoutMs: number;
@@ -175,6 +180,25 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "a new PostgreSQL connection not ready within this long fails; the calls waiting for it get UNAVAILABLE",
   },
+  {
+    name: "DATABASE_READ_URLS",
+    default: "(unset)",
+    description:
+      "comma-separated URLs of hot standbys of DATABASE_URL that serve PullEvents, GetEntityHistory, Subscribe catch-up, commitments and proofs (DB_POOL_MAX connections each); sequencing, keys and live notifications stay on the primary",
+  },
+  {
+    name: "REPLICA_MAX_LAG_MS",
+    default: "5000",
+    description:
+      "a replica whose replay is further behind the primary is taken out of rotation until it catches up",
+  },
+  {
+    name: "REPLICA_WAIT_MS",
+    default: "200",
+    description:
+      "how long a read waits for a replica to apply what it needs (a cursor past its head) before the primary serves it",
+  },
+  { name: "REPLICA_CHECK_MS", default: "1000", description: "how often each replica's lag is measured" },
   {
     name: "CRYPTO_WORKERS",
     default: "(number of CPUs)",
@@ -348,6 +372,20 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
   }
+  const databaseReadUrls = (env.DATABASE_READ_URLS ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  for (const [i, u] of databaseReadUrls.entries()) {
+    if (!/^postgres(ql)?:\/\//.test(u)) {
+      throw new ConfigError(
+        `DATABASE_READ_URLS entry ${i + 1} expected a postgres:// or postgresql:// URL (one host each, comma-separated)`,
+      );
+    }
+  }
+  if (databaseReadUrls.length > 0 && databaseUrl === undefined) {
+    throw new ConfigError("DATABASE_READ_URLS needs DATABASE_URL (the primary they replicate)");
+  }
   const commitFault =
     env.COMMIT_FAULT === undefined || env.COMMIT_FAULT === "" ? undefined : env.COMMIT_FAULT;
   if (commitFault !== undefined && commitFault !== "exit_before_commit") {
@@ -380,6 +418,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 20_000, 1, 3_600_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
     dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
+    databaseReadUrls,
+    replicaMaxLagMs: int(env, "REPLICA_MAX_LAG_MS", 5000, 1, 3_600_000),
+    replicaWaitMs: int(env, "REPLICA_WAIT_MS", 200, 0, 60_000),
+    replicaCheckMs: int(env, "REPLICA_CHECK_MS", 1000, 10, 3_600_000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),

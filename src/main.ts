@@ -12,6 +12,7 @@ import { startAuth } from "./compose/auth.js";
 import { startCommitments } from "./compose/commitments.js";
 import { openDatabase } from "./compose/database.js";
 import { startReadSide } from "./compose/readSide.js";
+import { startReadReplicas } from "./compose/replicas.js";
 import { createStopStack } from "./compose/stopStack.js";
 import { createTransports } from "./compose/transports.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
@@ -108,6 +109,15 @@ export async function startSequencer(
     const auth = await startAuth(config, sql, { now: () => new Date() }, log);
     stack.defer(() => auth.stop());
     const commitments = startCommitments(config, sql, identity, ed25519, metrics, log, stack);
+    // Client reads that may lag (PullEvents, GetEntityHistory, Subscribe catch-up, proofs): DATABASE_READ_URLS.
+    const clientReads = await startReadReplicas(
+      config,
+      sql,
+      { reader: readSide.reader, commitments: commitments.proofDeps.commitments },
+      metrics,
+      log,
+      stack,
+    );
 
     const shutdown = new AbortController();
     const server = createTransports({
@@ -115,8 +125,9 @@ export async function startSequencer(
       sql,
       append,
       auth,
-      readSide,
+      readSide: { ...readSide, reader: clientReads.reader },
       commitments,
+      proofReads: { ...commitments.proofDeps, commitments: clientReads.commitments },
       signingKeys: createSequencerKeyList(sql, identity.keyId),
       ed25519,
       metrics,

@@ -24,6 +24,14 @@ export interface Metrics {
   readonly subscriberFallbacks: Counter;
   /** Background reads of the live tail or of the heads that failed (retried by the next poll). */
   readonly tailErrors: Counter;
+  /** Read queries by the database that served them ("primary" or a replica's name). */
+  readonly reads: Counter<"target">;
+  /** Reads a replica could not serve that went to the primary, by reason (behind, error). */
+  readonly readFallbacks: Counter<"replica" | "reason">;
+  /** Each replica's replay lag behind the primary's WAL; NaN when unknown. */
+  readonly replicaLag: Gauge<"replica">;
+  /** 1 while a replica serves reads, 0 while it is out of rotation. */
+  readonly replicaInRotation: Gauge<"replica">;
 }
 
 export function createMetrics(): Metrics {
@@ -119,8 +127,36 @@ export function createMetrics(): Metrics {
     help: "Failed background reads of subscribed streams (retried by the next poll)",
     registers: [registry],
   });
+  const reads = new Counter({
+    name: "ves_db_reads_total",
+    help: "Read queries by the database that served them (primary, or a replica of DATABASE_READ_URLS)",
+    labelNames: ["target"] as const,
+    registers: [registry],
+  });
+  const readFallbacks = new Counter({
+    name: "ves_replica_fallbacks_total",
+    help: "Reads a replica could not serve (behind: not applied within REPLICA_WAIT_MS; error) that went to the primary",
+    labelNames: ["replica", "reason"] as const,
+    registers: [registry],
+  });
+  const replicaLag = new Gauge({
+    name: "ves_replica_lag_seconds",
+    help: "Replay lag of each read replica behind the primary's WAL position (NaN: unknown)",
+    labelNames: ["replica"] as const,
+    registers: [registry],
+  });
+  const replicaInRotation = new Gauge({
+    name: "ves_replica_in_rotation",
+    help: "1 while a read replica serves reads; 0 while it is out of rotation (unreachable, promoted or lagging)",
+    labelNames: ["replica"] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    reads,
+    readFallbacks,
+    replicaLag,
+    replicaInRotation,
     rpcs,
     openStreams,
     sealErrors,

@@ -6,6 +6,7 @@ import { READ_LIMITS, STRING_LIMITS } from "../domain/limits.js";
 import { checkCursor, checkPageLimit } from "../domain/readRange.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
+import { readerFor } from "./readerFor.js";
 
 export interface GetEntityHistoryInput {
   readonly tenantId: string;
@@ -41,13 +42,19 @@ export async function getEntityHistory(
   const entityType = checkText("entity_type", input.entityType);
   const entityId = checkText("entity_id", input.entityId);
   const limit = checkPageLimit(input.limit);
-  const current = await deps.reader.entityVersion(stream, entityType, entityId);
+  let reader = await readerFor(deps.reader, stream, 0n);
+  let current = await reader.entityVersion(stream, entityType, entityId);
+  if (input.fromVersion > current + 1n && deps.reader.route !== undefined) {
+    // The client saw versions this replica has not applied yet: ask the primary.
+    reader = await readerFor(deps.reader, stream, "latest");
+    current = await reader.entityVersion(stream, entityType, entityId);
+  }
   const from = checkCursor(input.fromVersion, current, "from_version", "the entity's current version");
   if (from > current) return { events: [], currentVersion: current, nextVersion: from, hasMore: false };
 
   const end = from + BigInt(limit) - 1n;
   const to = end < current ? end : current;
-  const result = await deps.reader.entityEvents(stream, entityType, entityId, {
+  const result = await reader.entityEvents(stream, entityType, entityId, {
     from,
     to,
     limit,

@@ -298,6 +298,13 @@ export interface EventReader {
     entityId: string,
     range: ReadRange,
   ): Promise<ReadResult>;
+  /**
+   * Present where reads are spread over copies of the log (read replicas): a reader bound to one copy that has
+   * applied the stream up to `atLeast` at least (a lagging copy is waited for briefly, else the primary serves),
+   * so that the reads of one request see one consistent state. "latest": the primary. Absent: this reader is
+   * the primary.
+   */
+  route?(stream: StreamKey, atLeast: bigint | "latest"): Promise<EventReader>;
 }
 
 /** Receives the heads that commits produce, from any instance. */

@@ -6,6 +6,7 @@ import { READ_LIMITS } from "../domain/limits.js";
 import { checkCursor, checkPageLimit, contiguousLength, nextCursor, readEnd } from "../domain/readRange.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
+import { neededBefore, readerFor } from "./readerFor.js";
 
 export interface PullEventsInput {
   readonly tenantId: string;
@@ -33,16 +34,14 @@ export async function pullEvents(
   const stream = parseStreamKey(input.tenantId, input.storeId);
   const limit = checkPageLimit(input.limit);
   const filter = checkEventFilter(input.filter);
-  const head = await deps.reader.head(stream);
+  // A replica serves when it has applied the events before the cursor; its own head bounds the page.
+  const reader = await readerFor(deps.reader, stream, neededBefore(input.fromSequence));
+  const head = await reader.head(stream);
   const from = checkCursor(input.fromSequence, head, "from_sequence");
   if (from > head) return { events: [], nextSequence: from, hasMore: false, head };
 
   const to = readEnd(from, head, filter, limit);
-  const result = await deps.reader.read(
-    stream,
-    { from, to, limit, maxBytes: READ_LIMITS.maxPageBytes },
-    filter,
-  );
+  const result = await reader.read(stream, { from, to, limit, maxBytes: READ_LIMITS.maxPageBytes }, filter);
   let events = result.events;
   let next = nextCursor(to, result);
   if (isMatchAll(filter)) {

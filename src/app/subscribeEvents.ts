@@ -24,6 +24,7 @@ import {
 } from "../domain/readRange.js";
 import { parseStreamKey } from "../domain/streamKey.js";
 import type { EventReader } from "./ports.js";
+import { neededBefore, readerFor } from "./readerFor.js";
 import type { SubscriptionHub } from "./subscriptionHub.js";
 
 export interface SubscribeOptions {
@@ -85,7 +86,7 @@ export async function* subscribeEvents(
   signals: { readonly client: AbortSignal; readonly shutdown: AbortSignal },
   fieldPrefix = "",
 ): AsyncGenerator<SubscriptionItem> {
-  const { reader, hub, options } = deps;
+  const { hub, options } = deps;
   const now = deps.now ?? Date.now;
   const stream = parseStreamKey(input.tenantId, input.storeId);
   const filter = checkEventFilter(input.filter, `${fieldPrefix}filter`);
@@ -95,6 +96,9 @@ export async function* subscribeEvents(
     options,
     `${fieldPrefix}heartbeat_interval_ms`,
   );
+  // Catch-up reads go to one copy of the log (a replica that has applied what precedes the cursor, or the
+  // primary); a read past what that copy has applied waits for it briefly or is served by the primary.
+  const reader = await readerFor(deps.reader, stream, neededBefore(input.fromSequence));
   // The highest head this subscriber has read itself; every bound it reads up to is a committed head.
   let dbHead = await reader.head(stream);
   let cursor = checkCursor(input.fromSequence, dbHead, `${fieldPrefix}from_sequence`);

@@ -21,7 +21,7 @@ import { createProofService } from "../api/proofService.js";
 import { requestDomainInterceptor } from "../api/requestDomain.js";
 import { createSequencerService } from "../api/sequencerService.js";
 import { createServer, type Server } from "../api/server.js";
-import type { AppendDeps } from "../app/ports.js";
+import type { AppendDeps, ProofDeps } from "../app/ports.js";
 import type { Config } from "../config.js";
 import type { Ed25519 } from "../crypto/ed25519.js";
 import { nativeSha256 } from "../crypto/native.js";
@@ -60,6 +60,8 @@ export interface TransportParts {
   readonly auth: Auth;
   readonly readSide: ReadSide;
   readonly commitments: Commitments;
+  /** What ProofService reads (read replicas, compose/replicas.ts); the primary's proofDeps when absent. */
+  readonly proofReads?: ProofDeps;
   readonly signingKeys: ReturnType<typeof createSequencerKeyList>;
   readonly ed25519: Ed25519;
   readonly metrics: Metrics;
@@ -73,7 +75,7 @@ export function createTransports(parts: TransportParts): Server {
   const { config, sql, auth, readSide, commitments, metrics, log, shutdown } = parts;
   const clock = { now: () => new Date() };
   const proofService = createProofService({
-    deps: commitments.proofDeps,
+    deps: parts.proofReads ?? commitments.proofDeps,
     crypto: { sha256: nativeSha256, ed25519: parts.ed25519 },
     signingKeys: parts.signingKeys,
   });

@@ -7,12 +7,18 @@ export interface SqlOptions {
   readonly max: number;
   readonly applicationName?: string;
   readonly onnotice?: (notice: postgres.Notice) => void;
-  /** Seconds a new connection may take to be ready; 5 by default. */
+  /** Seconds a new connection may take to be ready (postgres.js connect_timeout); 5 by default. */
   readonly connectTimeoutSeconds?: number;
 }
 
 /** Strips credentials from a connection URL so it can be logged. */
 export function redactUrl(url: string): string {
+  const hosts = url.slice(url.indexOf("://") + 3).split(/[/?]/)[0] ?? "";
+  if (hosts.includes(",")) {
+    // Several hosts: WHATWG URL cannot parse it; drop the user info instead.
+    const at = hosts.lastIndexOf("@");
+    return at < 0 ? url : url.replace(hosts, `***@${hosts.slice(at + 1)}`);
+  }
   try {
     const u = new URL(url);
     if (u.password !== "") u.password = "***";
@@ -22,10 +28,25 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The hosts of a connection URL, in order: one, or several for failover
+ * (`postgres://h1:5432,h2:5432/db?target_session_attrs=read-write`, which WHATWG URL cannot parse).
+ */
+export function urlHosts(url: string): { host: string; port: number }[] {
+  const afterScheme = url.slice(url.indexOf("://") + 3);
+  const authority = decodeURIComponent(afterScheme.split(/[/?]/)[0] ?? "");
+  const hostList = authority.slice(authority.lastIndexOf("@") + 1);
+  return hostList.split(",").map((h) => {
+    const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(h);
+    const host = m?.[1] === undefined || m[1] === "" ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, "");
+    return { host, port: m?.[2] === undefined ? 5432 : Number(m[2]) };
+  });
+}
+
 export function createSql(url: string, options: SqlOptions): Sql {
-  const u = new URL(url);
-  const host = u.hostname === "" ? "127.0.0.1" : u.hostname;
-  const port = u.port === "" ? 5432 : Number(u.port);
+  const hosts = urlHosts(url);
+  const unixSocket = hosts.some((h) => h.host.startsWith("/"));
+  let next = 0;
   return postgres(url, {
     max: options.max,
     types: { bigint: postgres.BigInt },
@@ -41,7 +62,14 @@ export function createSql(url: string, options: SqlOptions): Sql {
     // returned while it connects (writes queue until then): postgres.js attaches its "error" and "close"
     // handlers to it, so a refused connection closes the pool's connection slot and is retried. Awaiting the
     // connection here instead would lose a refused attempt: the slot would stay "connecting" forever and every
-    // later query would wait for it.
-    socket: host.startsWith("/") ? undefined : () => net.connect({ host, port, noDelay: true }),
+    // later query would wait for it. With several hosts, each attempt goes to the next host in turn, so a
+    // refused one (a dead primary) is followed by the others; postgres.js's target_session_attrs check drops a
+    // connection to the wrong kind of server and reconnects, which again moves on.
+    socket: unixSocket
+      ? undefined
+      : () => {
+          const target = hosts[next++ % hosts.length] as { host: string; port: number };
+          return net.connect({ host: target.host, port: target.port, noDelay: true });
+        },
   } as postgres.Options<{ bigint: postgres.PostgresType<bigint> }>) as unknown as Sql;
 }
