@@ -4,6 +4,7 @@ const BENCHES: Record<string, string> = {
   proofs: "./proofs.ts",
   subscribe: "./subscribe.ts",
   catchup: "./catchup.ts",
+  anchor: "./anchor.ts",
   scale: "./scale.ts",
   sdk: "./sdk.ts",
 };

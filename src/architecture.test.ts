@@ -12,9 +12,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   crypto: [],
   domain: ["crypto"],
   app: ["domain", "crypto"],
-  infra: ["app", "domain", "crypto"],
+  infra: ["app", "domain", "crypto", "contracts"],
   api: ["app", "domain", "crypto", "gen"],
-  client: ["domain", "crypto", "gen"],
+  client: ["domain", "crypto", "gen", "contracts"],
   node: ["client", "domain", "crypto", "gen"], // the SDK's Node-only parts (Node transport, native crypto, outbox)
   cli: ["*"],
   compose: ["*"], // the composition root's steps, used only by main.ts
@@ -33,7 +33,11 @@ function files(dir: string): string[] {
 
 function partOf(file: string): string {
   const rel = path.relative(SRC, file);
-  if (rel.startsWith("..")) return rel.includes(`gen${path.sep}`) ? "gen" : "outside";
+  if (rel.startsWith("..")) {
+    // contracts/gen/: the anchor contract's ABI, for the viem adapters and the SDK's verifyAnchor.
+    if (rel.includes(`contracts${path.sep}gen${path.sep}`)) return "contracts";
+    return rel.includes(`gen${path.sep}`) ? "gen" : "outside";
+  }
   const first = rel.split(path.sep)[0] as string;
   return rel.includes(path.sep) ? first : "root";
 }

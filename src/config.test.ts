@@ -19,6 +19,10 @@ describe("readConfig", () => {
     expect(() => readConfig({ ...base, SEQUENCER_SIGNING_KEY: "abc" })).toThrow(
       /SEQUENCER_SIGNING_KEY expected 64 hex characters or base64 of 32 bytes, got 3 characters/,
     );
+    expect(() => readConfig({ ...base, LOG_FORMAT: "text" })).toThrow(
+      'LOG_FORMAT expected auto, json or pretty, got "text"',
+    );
+    expect(readConfig({ ...base, LOG_FORMAT: "pretty" }).logFormat).toBe("pretty");
   });
 
   it("reads DATABASE_READ_URLS as a list of postgres URLs that needs DATABASE_URL", () => {
@@ -90,11 +94,82 @@ describe("readConfig", () => {
       expect(() => readConfig({ ...base, BOOTSTRAP_ADMIN_API_KEY: "has space" })).toThrow(/no whitespace/);
     });
 
+    it("reads METRICS_API_KEY: 32 characters in production, no whitespace, not the bootstrap admin key", () => {
+      expect(readConfig(base).auth.metricsApiKey).toBeUndefined();
+      expect(readConfig({ ...production, METRICS_API_KEY: "m".repeat(32) }).auth.metricsApiKey).toBe(
+        "m".repeat(32),
+      );
+      expect(() => readConfig({ ...production, METRICS_API_KEY: "m".repeat(31) })).toThrow(
+        "METRICS_API_KEY expected at least 32 characters in production, got 31",
+      );
+      expect(() => readConfig({ ...base, METRICS_API_KEY: "has space" })).toThrow(/no whitespace/);
+      expect(() =>
+        readConfig({ ...base, METRICS_API_KEY: "same-key", BOOTSTRAP_ADMIN_API_KEY: "same-key" }),
+      ).toThrow(/a credential of its own/);
+    });
+
     it("bounds the cache lifetime", () => {
       expect(readConfig({ ...base, AUTH_CACHE_TTL_MS: "0" }).auth.cacheTtlMs).toBe(0);
       expect(() => readConfig({ ...base, AUTH_CACHE_TTL_MS: "600000" })).toThrow(
         /AUTH_CACHE_TTL_MS expected/,
       );
+    });
+  });
+
+  describe("anchoring", () => {
+    const key = `0x${"ab".repeat(32)}`;
+    const anchored = {
+      ...base,
+      ANCHOR_RPC_URL: "https://user:secret@rpc.example/v2/apikey",
+      ANCHOR_CHAIN_ID: "8453",
+      ANCHOR_CONTRACT_ADDRESS: `0x${"AA".repeat(20)}`,
+      ANCHOR_SUBMITTER_KEY: key,
+    };
+
+    it("is off unless configured, and needs all four variables together", () => {
+      expect(readConfig(base).anchor).toBeUndefined();
+      expect(() => readConfig({ ...base, ANCHOR_CHAIN_ID: "1" })).toThrow(
+        "ANCHOR_CHAIN_ID is set but ANCHOR_RPC_URL is not: set both",
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_CONTRACT_ADDRESS: "" })).toThrow(
+        "ANCHOR_CONTRACT_ADDRESS is required when ANCHOR_RPC_URL is set",
+      );
+      const a = readConfig(anchored).anchor;
+      expect(a).toMatchObject({ chainId: 8453, contractAddress: `0x${"aa".repeat(20)}`, confirmations: 6 });
+      expect(a?.submitterKey?.()).toBe(key);
+      expect(a?.maxGas).toBe(5_000_000n);
+    });
+
+    it("never shows the submitter key, even in an error or a printed config", () => {
+      const a = readConfig(anchored);
+      expect(JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain("abab");
+      let message = "";
+      try {
+        readConfig({ ...anchored, ANCHOR_SUBMITTER_KEY: `${key}ff` });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe("ANCHOR_SUBMITTER_KEY expected 0x and 64 hex characters, got 68 characters");
+    });
+
+    it("names bad values, and refuses the dev anvil in production or beside a real chain", () => {
+      expect(() => readConfig({ ...anchored, ANCHOR_CONTRACT_ADDRESS: "0x12" })).toThrow(
+        'ANCHOR_CONTRACT_ADDRESS expected 0x and 40 hex characters, got "0x12"',
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_CONFIRMATIONS: "0" })).toThrow(
+        'ANCHOR_CONFIRMATIONS expected an integer in 1..10000, got "0"',
+      );
+      expect(() => readConfig({ ...anchored, ANCHOR_RPC_URL: "ws://x" })).toThrow(/http:\/\/ or https:\/\//);
+      expect(() => readConfig({ ...anchored, ANCHOR_DEV_ANVIL: "true" })).toThrow(/exclude each other/);
+      expect(() =>
+        readConfig({
+          SEQUENCER_ENV: "production",
+          SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
+          SEQUENCER_SIGNING_KEY: "11".repeat(32),
+          ANCHOR_DEV_ANVIL: "true",
+        }),
+      ).toThrow(/ANCHOR_DEV_ANVIL is for development/);
+      expect(readConfig({ ...base, ANCHOR_DEV_ANVIL: "true" }).anchor?.devAnvil).toBe(true);
     });
   });
 });

@@ -40,6 +40,10 @@ export interface Config {
   readonly replicaCheckMs: number;
   readonly cryptoWorkers: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** auto: human-readable lines in development on a terminal, JSON lines otherwise. */
+  readonly logFormat: "auto" | "json" | "pretty";
+  /** Export OpenTelemetry traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set, OTEL_SDK_DISABLED not true). */
+  readonly otelTracing: boolean;
   readonly shutdownTimeoutMs: number;
   readonly migrateOnStart: boolean;
   /** Live events one subscriber may have queued before it falls back to reading the log. */
@@ -63,6 +67,26 @@ export interface Config {
   /** Test-only fault injection: "exit_before_commit" kills the process with a commitment inserted, uncommitted. */
   readonly commitFault: "exit_before_commit" | undefined;
   readonly auth: AuthConfig;
+  /** Undefined: anchoring is off (ANCHOR_RPC_URL unset and ANCHOR_DEV_ANVIL off). */
+  readonly anchor: AnchorConfig | undefined;
+}
+
+export interface AnchorConfig {
+  /** Development only: start a local anvil, deploy the contract, anchor to it (rpcUrl etc. then come from it). */
+  readonly devAnvil: boolean;
+  readonly rpcUrl: string | undefined;
+  readonly chainId: number | undefined;
+  readonly contractAddress: `0x${string}` | undefined;
+  /** The submitter's secp256k1 key (a function, so the key never appears when a config is logged or printed). */
+  readonly submitterKey: (() => `0x${string}`) | undefined;
+  readonly confirmations: number;
+  readonly intervalMs: number;
+  readonly batchMax: number;
+  readonly maxGas: bigint;
+  readonly slowRetryMs: number;
+  readonly leaderPollMs: number;
+  /** Test-only fault injection: "exit_after_send" kills the process right after a transaction is broadcast. */
+  readonly fault: "exit_after_send" | undefined;
 }
 
 export interface AuthConfig {
@@ -74,6 +98,8 @@ export interface AuthConfig {
   readonly jwtAudience: string;
   /** Undefined: none (in development one is generated into DATA_DIR at start-up). */
   readonly bootstrapAdminKey: string | undefined;
+  /** The operator's scraper credential: GET /metrics and nothing else. Undefined: none. */
+  readonly metricsApiKey: string | undefined;
   /** Lifetime of cached API-key lookups: the bound on a revocation's delay if a notification is lost. */
   readonly cacheTtlMs: number;
 }
@@ -205,6 +231,28 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "worker threads for Ed25519 and hashing",
   },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent" },
+  {
+    name: "LOG_FORMAT",
+    default: "auto",
+    description:
+      "auto: human-readable lines when SEQUENCER_ENV=development and stdout is a terminal, JSON lines otherwise; json or pretty force one",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: "(unset: no tracing)",
+    description:
+      "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): one span per RPC and per sequencing transaction; the standard OTEL_* variables apply (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, _HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*)",
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "(ves-sequencer)",
+    description: "service.name of the exported spans",
+  },
+  {
+    name: "OTEL_SDK_DISABLED",
+    default: "false",
+    description: "true turns tracing off even with an endpoint set",
+  },
   { name: "SHUTDOWN_TIMEOUT_MS", default: "15000", description: "how long SIGTERM waits for in-flight work" },
   { name: "MIGRATE_ON_START", default: "true", description: "apply pending migrations at start-up" },
   {
@@ -223,6 +271,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "JWT_SECRET",
     default: "(unset: bearer tokens refused)",
     description: "HS256 secret for JWT bearer tokens; at least 32 bytes in production",
+  },
+  {
+    name: "METRICS_API_KEY",
+    default: "(unset)",
+    description:
+      "a credential for Prometheus scrapers: reads GET /metrics and nothing else; at least 32 characters in production",
   },
   { name: "JWT_ISSUER", default: "ves-sequencer", description: "the iss every JWT must carry" },
   { name: "JWT_AUDIENCE", default: "ves-api", description: "the aud every JWT must carry" },
@@ -306,6 +360,62 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "how often the LISTEN connection checks itself with a ping (and listens again if it went deaf)",
   },
+  {
+    name: "ANCHOR_RPC_URL",
+    default: "(unset: anchoring off)",
+    description:
+      "JSON-RPC URL of the EVM chain commitments are anchored on; with ANCHOR_CHAIN_ID, ANCHOR_CONTRACT_ADDRESS and ANCHOR_SUBMITTER_KEY",
+  },
+  {
+    name: "ANCHOR_CHAIN_ID",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "the chain's id (checked)",
+  },
+  {
+    name: "ANCHOR_CONTRACT_ADDRESS",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "address of the VesAnchor contract (deploy one with `npm run admin -- anchor-deploy`)",
+  },
+  {
+    name: "ANCHOR_SUBMITTER_KEY",
+    default: "(required with ANCHOR_RPC_URL)",
+    description: "secp256k1 private key (0x + 64 hex) of an authorized submitter; never logged",
+  },
+  {
+    name: "ANCHOR_CONFIRMATIONS",
+    default: "6",
+    description: "an anchor is final once its block and this many - 1 blocks after it are on the chain",
+  },
+  { name: "ANCHOR_INTERVAL_MS", default: "5000", description: "pause between anchoring rounds" },
+  { name: "ANCHOR_BATCH_MAX", default: "32", description: "commitments per anchorMany transaction at most" },
+  {
+    name: "ANCHOR_MAX_GAS",
+    default: "5000000",
+    description: "gas of one anchoring transaction at most (a larger batch is cut to fit)",
+  },
+  {
+    name: "ANCHOR_SLOW_RETRY_MS",
+    default: "60000",
+    description:
+      "wait after a failure that is not transient (the contract refused, the submitter has no funds) before that stream is tried again",
+  },
+  {
+    name: "ANCHOR_LEADER_POLL_MS",
+    default: "1000",
+    description: "how often a stand-by instance tries to become the anchoring leader",
+  },
+  {
+    name: "ANCHOR_FAULT",
+    default: "(unset)",
+    description:
+      "tests only, refused in production: exit_after_send kills the process by SIGKILL right after an anchoring transaction is broadcast, before its receipt",
+  },
+  {
+    name: "ANCHOR_DEV_ANVIL",
+    default: "false",
+    description:
+      "development only: start a local anvil (npm @foundry-rs/anvil), deploy VesAnchor and anchor to it with anvil's public dev key",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -366,6 +476,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL expected fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const logFormat = env.LOG_FORMAT === undefined || env.LOG_FORMAT === "" ? "auto" : env.LOG_FORMAT;
+  if (logFormat !== "auto" && logFormat !== "json" && logFormat !== "pretty") {
+    throw new ConfigError(`LOG_FORMAT expected auto, json or pretty, got ${JSON.stringify(logFormat)}`);
+  }
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || "";
+  const otelDisabled = bool(env, "OTEL_SDK_DISABLED", false);
   const auth = readAuthConfig(env, mode, rawEnv);
   const databaseUrl =
     env.DATABASE_URL === undefined || env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
@@ -424,6 +540,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaCheckMs: int(env, "REPLICA_CHECK_MS", 1000, 10, 3_600_000),
     cryptoWorkers: int(env, "CRYPTO_WORKERS", Math.max(1, os.availableParallelism()), 1, 256),
     logLevel: logLevel as Config["logLevel"],
+    logFormat,
+    otelTracing: otlpEndpoint !== "" && !otelDisabled && env.OTEL_TRACES_EXPORTER !== "none",
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 15_000, 0, 3_600_000),
     migrateOnStart: bool(env, "MIGRATE_ON_START", true),
     subscriberBufferEvents: int(env, "SUBSCRIBER_BUFFER_EVENTS", 4096, 1, 10_000_000),
@@ -442,7 +560,79 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     proofTreeCacheBytes: int(env, "PROOF_TREE_CACHE_MB", 64, 0, 65_536) * 1024 * 1024,
     commitFault,
     auth,
+    anchor: readAnchorConfig(env, mode),
   };
+}
+
+function readAnchorConfig(env: NodeJS.ProcessEnv, mode: Environment): AnchorConfig | undefined {
+  const str = (name: string): string | undefined =>
+    env[name] === undefined || env[name] === "" ? undefined : env[name];
+  const devAnvil = bool(env, "ANCHOR_DEV_ANVIL", false);
+  const rpcUrl = str("ANCHOR_RPC_URL");
+  if (devAnvil && mode === "production") {
+    throw new ConfigError("ANCHOR_DEV_ANVIL is for development and is refused in production");
+  }
+  if (devAnvil && rpcUrl !== undefined) {
+    throw new ConfigError("ANCHOR_DEV_ANVIL and ANCHOR_RPC_URL exclude each other: set one");
+  }
+  if (!devAnvil && rpcUrl === undefined) {
+    for (const name of ["ANCHOR_CHAIN_ID", "ANCHOR_CONTRACT_ADDRESS", "ANCHOR_SUBMITTER_KEY"]) {
+      if (str(name) !== undefined)
+        throw new ConfigError(`${name} is set but ANCHOR_RPC_URL is not: set both`);
+    }
+    return undefined;
+  }
+  let chainId: number | undefined;
+  let contractAddress: `0x${string}` | undefined;
+  let submitterKey: (() => `0x${string}`) | undefined;
+  if (rpcUrl !== undefined) {
+    if (!/^https?:\/\//.test(rpcUrl))
+      throw new ConfigError("ANCHOR_RPC_URL expected an http:// or https:// URL");
+    for (const name of ["ANCHOR_CHAIN_ID", "ANCHOR_CONTRACT_ADDRESS", "ANCHOR_SUBMITTER_KEY"]) {
+      if (str(name) === undefined) throw new ConfigError(`${name} is required when ANCHOR_RPC_URL is set`);
+    }
+    chainId = int(env, "ANCHOR_CHAIN_ID", 0, 1, 2 ** 48);
+    const address = str("ANCHOR_CONTRACT_ADDRESS") as string;
+    if (!/^0x[0-9a-fA-F]{40}$/.test(address)) {
+      throw new ConfigError(
+        `ANCHOR_CONTRACT_ADDRESS expected 0x and 40 hex characters, got ${JSON.stringify(address)}`,
+      );
+    }
+    contractAddress = address.toLowerCase() as `0x${string}`;
+    const key = str("ANCHOR_SUBMITTER_KEY") as string;
+    if (!/^0x[0-9a-fA-F]{64}$/.test(key)) {
+      // The value is a secret: only its length is reported.
+      throw new ConfigError(
+        `ANCHOR_SUBMITTER_KEY expected 0x and 64 hex characters, got ${key.length} characters`,
+      );
+    }
+    const k = key.toLowerCase() as `0x${string}`;
+    submitterKey = () => k;
+  }
+  return {
+    devAnvil,
+    rpcUrl,
+    chainId,
+    contractAddress,
+    submitterKey,
+    confirmations: int(env, "ANCHOR_CONFIRMATIONS", 6, 1, 10_000),
+    intervalMs: int(env, "ANCHOR_INTERVAL_MS", 5000, 10, 3_600_000),
+    batchMax: int(env, "ANCHOR_BATCH_MAX", 32, 1, 1000),
+    maxGas: BigInt(int(env, "ANCHOR_MAX_GAS", 5_000_000, 100_000, 1_000_000_000)),
+    slowRetryMs: int(env, "ANCHOR_SLOW_RETRY_MS", 60_000, 10, 86_400_000),
+    leaderPollMs: int(env, "ANCHOR_LEADER_POLL_MS", 1000, 10, 60_000),
+    fault: readAnchorFault(str("ANCHOR_FAULT"), mode),
+  };
+}
+
+function readAnchorFault(raw: string | undefined, mode: Environment): "exit_after_send" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "exit_after_send") {
+    throw new ConfigError(`ANCHOR_FAULT expected exit_after_send or nothing, got ${JSON.stringify(raw)}`);
+  }
+  if (mode === "production")
+    throw new ConfigError("ANCHOR_FAULT is a test-only fault injection and is refused in production");
+  return raw;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -476,12 +666,28 @@ function readAuthConfig(env: NodeJS.ProcessEnv, mode: Environment, rawEnv: strin
   if (bootstrap !== undefined && /\s/.test(bootstrap)) {
     throw new ConfigError("BOOTSTRAP_ADMIN_API_KEY expected no whitespace (it is sent in a header)");
   }
+  const metrics =
+    env.METRICS_API_KEY === undefined || env.METRICS_API_KEY === "" ? undefined : env.METRICS_API_KEY;
+  if (metrics !== undefined && mode === "production" && metrics.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `METRICS_API_KEY expected at least ${MIN_SECRET_BYTES} characters in production, got ${metrics.length}`,
+    );
+  }
+  if (metrics !== undefined && /\s/.test(metrics)) {
+    throw new ConfigError("METRICS_API_KEY expected no whitespace (it is sent in a header)");
+  }
+  if (metrics !== undefined && metrics === bootstrap) {
+    throw new ConfigError(
+      "METRICS_API_KEY expected a credential of its own, got the same value as BOOTSTRAP_ADMIN_API_KEY",
+    );
+  }
   return {
     mode: authMode,
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER === undefined || env.JWT_ISSUER === "" ? "ves-sequencer" : env.JWT_ISSUER,
     jwtAudience: env.JWT_AUDIENCE === undefined || env.JWT_AUDIENCE === "" ? "ves-api" : env.JWT_AUDIENCE,
     bootstrapAdminKey: bootstrap,
+    metricsApiKey: metrics,
     cacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 1000, 0, 60_000),
   };
 }

@@ -4,24 +4,29 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Tracer } from "@opentelemetry/api";
 import pino, { type Logger } from "pino";
 import { createMetrics } from "./api/metrics.js";
 import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps } from "./app/ports.js";
+import { startAnchoring } from "./compose/anchoring.js";
 import { startAuth } from "./compose/auth.js";
 import { startCommitments } from "./compose/commitments.js";
 import { openDatabase } from "./compose/database.js";
 import { startReadSide } from "./compose/readSide.js";
 import { startReadReplicas } from "./compose/replicas.js";
 import { createStopStack } from "./compose/stopStack.js";
+import { startTracing } from "./compose/tracing.js";
 import { createTransports } from "./compose/transports.js";
 import { CONFIG_VARIABLES, type Config, ConfigError, readConfig } from "./config.js";
 import { nativeSha256, serverEd25519 } from "./crypto/native.js";
+import { chooseLogFormat, createLogger } from "./infra/createLogger.js";
 import { createCryptoPool } from "./infra/crypto/cryptoPool.js";
 import { createPgAgentKeyLookup } from "./infra/pg/pgAgentKeyStore.js";
 import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
+import { createSequencingTracer } from "./infra/sequencingTracer.js";
 
 export { SERVICES } from "./compose/transports.js";
 
@@ -44,13 +49,20 @@ export interface Sequencer {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Trace with this tracer (tests); unset: OTLP export when config.otelTracing, else no tracing. */
+  readonly tracer?: Tracer;
+}
+
 export async function startSequencer(
   config: Config,
   log: Logger = pino({ level: config.logLevel }),
+  options: StartOptions = {},
 ): Promise<Sequencer> {
   const stack = createStopStack(log);
   try {
-    const { sql } = await openDatabase(config, MIGRATIONS_DIR, log, stack);
+    const tracer = await startTracing(config, options.tracer, SERVER_VERSION, log, stack);
+    const { sql, url: databaseUrl } = await openDatabase(config, MIGRATIONS_DIR, log, stack);
 
     const ed25519 = serverEd25519();
     const identity = await loadSequencerIdentity(
@@ -105,10 +117,23 @@ export async function startSequencer(
         maxMessageBytes: config.maxMessageBytes,
         maxInFlightBatches: config.maxInFlightBatches,
       },
+      tracer: tracer === undefined ? undefined : createSequencingTracer(tracer),
     };
     const auth = await startAuth(config, sql, { now: () => new Date() }, log);
     stack.defer(() => auth.stop());
     const commitments = startCommitments(config, sql, identity, ed25519, metrics, log, stack);
+    // Off unless configured; its worker stops before the pool closes.
+    const anchoring =
+      config.anchor === undefined
+        ? undefined
+        : await startAnchoring(config.anchor, {
+            sql,
+            databaseUrl,
+            log,
+            registry: metrics.registry,
+            dataDir: config.dataDir,
+          });
+    if (anchoring !== undefined) stack.defer(() => anchoring.stop());
     // Client reads that may lag (PullEvents, GetEntityHistory, Subscribe catch-up, proofs): DATABASE_READ_URLS.
     const clientReads = await startReadReplicas(
       config,
@@ -127,6 +152,7 @@ export async function startSequencer(
       auth,
       readSide: { ...readSide, reader: clientReads.reader },
       commitments,
+      anchors: anchoring?.reader,
       proofReads: { ...commitments.proofDeps, commitments: clientReads.commitments },
       signingKeys: createSequencerKeyList(sql, identity.keyId),
       ed25519,
@@ -134,6 +160,7 @@ export async function startSequencer(
       log,
       shutdown: shutdown.signal,
       serverVersion: SERVER_VERSION,
+      tracer,
     });
     const address = await server.listen(config.port, config.host);
     const url = `http://${address.address}:${address.port}`;
@@ -180,7 +207,7 @@ function printHelp(): void {
     ),
     "",
     "HTTP routes: GET /healthz (liveness) and GET /readyz (database reachable) are public; GET /metrics",
-    "(Prometheus) needs an admin credential for every tenant (the bootstrap admin key).",
+    "(Prometheus) needs METRICS_API_KEY (which reads nothing else) or the bootstrap admin key.",
     "",
     "Credentials: authorization: Bearer <JWT> | authorization: ApiKey <key> | x-api-key: <key>, as gRPC/Connect",
     "metadata or HTTP headers. Manage API keys and agent keys with: npm run admin -- --help",
@@ -203,7 +230,11 @@ async function runFromCli(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  const log = createLogger({
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, config.env, process.stdout.isTTY === true),
+    colorize: process.stdout.isTTY === true,
+  });
   const sequencer = await startSequencer(config, log).catch((err: unknown) => {
     log.fatal({ err }, "failed to start");
     process.exit(1);

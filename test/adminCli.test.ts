@@ -119,6 +119,11 @@ it("explains usage, and fails with the server's reason", async () => {
   const missing = await admin("api-key", "create", "--tenant", tenant);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(/--scopes is required/);
+  const metrics = await admin("api-key", "create", "--tenant", tenant, "--scopes", "metrics");
+  expect(metrics.code).toBe(2);
+  expect(metrics.stderr).toMatch(
+    /the metrics scope belongs to no tenant; give scrapers the server's METRICS_API_KEY/,
+  );
   const denied = await admin("api-key", "list", "--tenant", "not-a-uuid", "--key", "ves_000000000000_x");
   expect(denied.code).toBe(1);
   expect(denied.stderr).toMatch(/\[Unauthenticated\]/);

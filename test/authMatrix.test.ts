@@ -33,6 +33,8 @@ const T2 = crypto.randomUUID();
 const S2 = crypto.randomUUID();
 const A2 = crypto.randomUUID();
 const agent: TestAgent = createAgent({ tenantId: T, storeId: S });
+/** The operator's scraper credential: GET /metrics and nothing else. */
+const METRICS_KEY = "test-metrics-scraper-key-0123456789abcdef";
 let victimPrefix = "";
 
 /** A credential case: the headers it sends, and whether the case applies to a policy (undefined: skip). */
@@ -84,6 +86,12 @@ const CASES: Case[] = [
         : p.requirement === "write"
           ? undefined
           : "not_refused",
+  },
+  {
+    name: "metrics-only credential",
+    headers: () => ({ authorization: `ApiKey ${METRICS_KEY}` }),
+    // Everything but GET /metrics, even what any valid credential may call (GetSequencerInfo, Verify*).
+    expect: (p) => (p.key === "GET /metrics" ? "not_refused" : "permission_denied"),
   },
 ];
 
@@ -169,6 +177,16 @@ const SAMPLES: Record<string, () => unknown> = {
   "/ves.sequencer.v1.ProofService/VerifyInclusionProof": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyReceipt": () => ({}),
   "/ves.sequencer.v1.ProofService/VerifyConsistencyProof": () => ({}),
+  "/ves.sequencer.v1.AnchorService/GetAnchorStatus": () => ({
+    tenantId: T,
+    storeId: S,
+    selector: { selector: { case: "sequenceNumber", value: 1n } },
+  }),
+  "/ves.sequencer.v1.AnchorService/VerifyAnchor": () => ({
+    tenantId: T,
+    storeId: S,
+    selector: { selector: { case: "sequenceNumber", value: 1n } },
+  }),
   "/grpc.health.v1.Health/Check": () => ({ service: "" }),
   "/grpc.health.v1.Health/Watch": () => ({ service: "" }),
   "/grpc.health.v1.Health/List": () => ({}),
@@ -246,7 +264,7 @@ async function invoke(
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startTestSequencer(db.url, TEST_JWT_ENV);
+  server = await startTestSequencer(db.url, { ...TEST_JWT_ENV, METRICS_API_KEY: METRICS_KEY });
   sql = postgres(db.url, { max: 2, onnotice: () => {} });
   admin = testTransport(server.url);
   await registerAgent(createClient(KeyRegistryService, admin), agent);
@@ -351,16 +369,28 @@ describe("the same rules on every transport", () => {
     expect((await invoke(head, creds.good ?? {}, { tenantId: T, storeId: S }, connect)).code).toBe("OK");
   });
 
-  it("answers 401 with WWW-Authenticate and 403 on HTTP routes, 200 for the all-tenant admin", async () => {
+  it("answers 401 with WWW-Authenticate and 403 on HTTP routes, 200 for the scraper and the all-tenant admin", async () => {
     const none = await fetch(`${server.url}/metrics`);
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toMatch(/Bearer/);
     expect(await none.json()).toMatchObject({ code: "unauthenticated" });
-    const tenantAdmin = await fetch(`${server.url}/metrics`, { headers: creds.good ?? {} });
-    expect(tenantAdmin.status).toBe(403);
+    // Every tenant credential, however strong, is refused the instance's metrics (they span every tenant).
+    for (const headers of [creds.good, creds.goodJwt, creds.readOnly, creds.nonAdmin]) {
+      const tenantKey = await fetch(`${server.url}/metrics`, { headers: headers ?? {} });
+      expect(tenantKey.status).toBe(403);
+      expect(await tenantKey.json()).toMatchObject({ code: "permission_denied" });
+    }
     const bootstrap = await fetch(`${server.url}/metrics`, { headers: { "x-api-key": TEST_ADMIN_KEY } });
     expect(bootstrap.status).toBe(200);
     expect(await bootstrap.text()).toContain("ves_rpcs_total");
+    const scraper = await fetch(`${server.url}/metrics`, { headers: { "x-api-key": METRICS_KEY } });
+    expect(scraper.status).toBe(200);
+    const body = await scraper.text();
+    // Node's process metrics keep their standard names; only the product's own carry the ves_ prefix.
+    for (const name of ["process_cpu_seconds_total", "nodejs_heap_size_used_bytes", "ves_rpcs_total"]) {
+      expect(body).toMatch(new RegExp(`^# TYPE ${name} `, "m"));
+    }
+    expect(body).not.toMatch(/^ves_(process|nodejs)_/m);
     expect((await fetch(`${server.url}/healthz`, { headers: { authorization: "garbage" } })).status).toBe(
       200,
     );

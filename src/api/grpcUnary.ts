@@ -19,6 +19,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { context, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { DomainError } from "../domain/errors.js";
 import type { AuthGate } from "./authGate.js";
@@ -27,6 +28,7 @@ import { rpcFailure } from "./interceptors.js";
 import type { Metrics } from "./metrics.js";
 import { methodKey, type Policy } from "./policies.js";
 import { checkRequestDomain } from "./requestDomain.js";
+import { endRpcSpan, type RpcSpan, requestTenant, startRpcSpan } from "./tracing.js";
 
 /** A unary handler that needs only its request (no HandlerContext): the kind this path can serve. */
 export type UnaryFn<I extends DescMessage, O extends DescMessage> = (
@@ -63,6 +65,8 @@ export interface GrpcUnaryOptions {
   readonly metrics: Metrics;
   /** Largest request message, as connect's readMaxBytes. */
   readonly readMaxBytes: number;
+  /** Unset: calls are not traced (tracing.ts). */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Answers and returns true for a gRPC unary call of one of `routes`; returns false to leave it to connect. */
@@ -97,19 +101,31 @@ function serve(
   const requestId = randomUUID();
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
+  const rpc: RpcSpan | undefined =
+    opts.tracer === undefined
+      ? undefined
+      : startRpcSpan(opts.tracer, route.method, "grpc", {
+          get: (name) => headerValue(req.headers[name]),
+          keys: () => Object.keys(req.headers),
+        });
+  let tenantId: string | undefined;
 
   const finish = (body: Uint8Array | undefined, err: unknown): void => {
     if (finished) return;
     finished = true;
     if (timer !== undefined) clearTimeout(timer);
     let trailers: Record<string, string> = { "grpc-status": "0" };
+    let code: Code | 0 = 0;
     if (err === undefined) {
       opts.metrics.rpcs.inc({ method: route.name, code: "OK" });
     } else {
       const h = new Headers();
-      setTrailerStatus(h, rpcFailure(opts.log, opts.metrics, route.name, requestId)(err));
+      const mapped = rpcFailure(opts.log, opts.metrics, route.name, requestId)(err);
+      code = mapped.code;
+      setTrailerStatus(h, mapped);
       trailers = Object.fromEntries(h);
     }
+    if (rpc !== undefined) endRpcSpan(rpc.span, code, requestId, tenantId);
     if (res.destroyed || res.writableEnded) return; // the client went away
     res.writeHead(200, { "content-type": contentType });
     res.addTrailers(trailers);
@@ -169,7 +185,12 @@ function serve(
       finish(undefined, err);
       return;
     }
-    call(route, message, req.headers, opts).then(
+    if (rpc !== undefined) tenantId = requestTenant(message);
+    const answer =
+      rpc === undefined
+        ? call(route, message, req.headers, opts)
+        : context.with(rpc.ctx, () => call(route, message, req.headers, opts));
+    answer.then(
       (out) => finish(out, undefined),
       (err: unknown) => finish(undefined, err),
     );

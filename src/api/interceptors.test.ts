@@ -80,6 +80,7 @@ function setup() {
     apiKeys: { byPrefix: async () => record, forget: () => {} },
     tokens: undefined,
     bootstrapKeyHash: undefined,
+    metricsKeyHash: undefined,
     sha256: nativeSha256,
     constantTimeEqual,
     clock,

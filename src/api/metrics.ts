@@ -1,4 +1,6 @@
-// Prometheus metrics of the sequencer, served at GET /metrics.
+// Prometheus metrics of the sequencer, served at GET /metrics: Node.js's standard process metrics under their usual
+// names (process_cpu_seconds_total, nodejs_heap_size_used_bytes...), so stock dashboards work, and the product's
+// own metrics, every one prefixed ves_.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BatchOutcome } from "../app/appendBatch.js";
 import type { Commitment } from "../domain/commitment.js";
@@ -36,7 +38,7 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "ves_" });
+  collectDefaultMetrics({ register: registry });
   const events = new Counter({
     name: "ves_events_total",
     help: "Events processed by outcome (accepted, replayed, rejected)",

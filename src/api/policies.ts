@@ -7,6 +7,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { AnchorService } from "../../gen/ves/sequencer/v1/anchor_pb.js";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import type { Event } from "../../gen/ves/sequencer/v1/event_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
@@ -93,6 +94,7 @@ const S = SequencerService.method;
 const K = KeyRegistryService.method;
 const A = ApiKeyService.method;
 const P = ProofService.method;
+const N = AnchorService.method;
 const streamOf = (m: { tenantId: string; storeId: string }): ResourceRef[] => [
   tenant("tenant_id", m.tenantId),
   store("store_id", m.storeId),
@@ -158,6 +160,8 @@ export const POLICIES: readonly Policy[] = [
   rpc(P.verifyReceipt, "authenticated", () => []),
   rpc(P.verifyConsistencyProof, "authenticated", () => []),
 
+  rpc(N.getAnchorStatus, "read", streamOf),
+  rpc(N.verifyAnchor, "read", streamOf),
   // The standard gRPC surface: health for orchestrators and load balancers, reflection for generic clients
   // (the API's shape is public; every call it describes keeps its own policy).
   publicRpc(Health.method.check),
@@ -166,10 +170,11 @@ export const POLICIES: readonly Policy[] = [
   publicRpc(ServerReflectionV1.method.serverReflectionInfo),
   publicRpc(ServerReflectionV1alpha.method.serverReflectionInfo),
 
-  // Health checks are for orchestrators; metrics span every tenant, so they need the all-tenant admin.
+  // Health checks are for orchestrators. Metrics span every tenant: the operator's scraper credential
+  // (METRICS_API_KEY) or an admin of every tenant (the bootstrap admin) may read them.
   route("GET /healthz", "public"),
   route("GET /readyz", "public"),
-  route("GET /metrics", "admin", [everyTenant]),
+  route("GET /metrics", "metrics", [everyTenant]),
   route(`GET ${SEQUENCER_KEYS_PATH}`, "public"),
 ];
 

@@ -8,7 +8,7 @@ import { DomainError } from "../domain/errors.js";
 import type { EventInput, Receipt, StoredEvent, StreamKey } from "../domain/event.js";
 import type { Rejection } from "../domain/rejection.js";
 import { type CheckResult, validateEvent } from "../domain/validateEvent.js";
-import type { AgentKeyRef, AppendDeps, StreamQuery } from "./ports.js";
+import type { AgentKeyRef, AppendDeps, SequencingSpan, StreamQuery } from "./ports.js";
 
 export interface EventOutcome {
   readonly eventId: string;
@@ -117,6 +117,23 @@ function toStored(d: Extract<Decision, { kind: "accept" }>, receipt: Receipt): S
 
 /** Sequences a prepared batch in one transaction: dedupe, key status, command ids, base_version, receipts. */
 export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Promise<BatchOutcome> {
+  if (deps.tracer === undefined) return sequenceWithRetries(deps, batch, undefined);
+  const span = deps.tracer.start(batch.stream, batch.eventIds.length);
+  try {
+    const outcome = await sequenceWithRetries(deps, batch, span);
+    span.end(outcome);
+    return outcome;
+  } catch (err) {
+    span.end(undefined, err);
+    throw err;
+  }
+}
+
+async function sequenceWithRetries(
+  deps: AppendDeps,
+  batch: PreparedBatch,
+  span: SequencingSpan | undefined,
+): Promise<BatchOutcome> {
   const { stream } = batch;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -190,7 +207,10 @@ export async function sequenceBatch(deps: AppendDeps, batch: PreparedBatch): Pro
         };
       });
     } catch (err) {
-      if (err instanceof DomainError && err.reason === "aborted" && attempt < MAX_ATTEMPTS) continue;
+      if (err instanceof DomainError && err.reason === "aborted" && attempt < MAX_ATTEMPTS) {
+        span?.retry(err);
+        continue;
+      }
       throw err;
     }
   }

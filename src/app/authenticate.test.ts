@@ -38,6 +38,7 @@ function setup(now = new Date("2026-01-01T00:00:00Z")) {
     apiKeys: { byPrefix: async (p) => (p === prefix ? record.value : undefined), forget: () => {} },
     tokens: { verify: async (t) => JSON.parse(t) },
     bootstrapKeyHash: nativeSha256(utf8("the-bootstrap-admin-key-of-this-test")),
+    metricsKeyHash: nativeSha256(utf8("the-metrics-scraper-key-of-this-test")),
     sha256: nativeSha256,
     constantTimeEqual,
     clock,
@@ -103,6 +104,21 @@ describe("authenticate", () => {
     expect(
       await reason(authenticate({ ...deps, tokens: undefined }, { kind: "bearer", token: "{}" })),
     ).toMatch(/no JWT_SECRET/);
+  });
+
+  it("knows the metrics scraper key (METRICS_API_KEY): the metrics scope only, for no tenant in particular", async () => {
+    const { deps } = setup();
+    const p = await authenticate(deps, { kind: "api_key", key: "the-metrics-scraper-key-of-this-test" });
+    expect(p).toMatchObject({ kind: "metrics_scraper", tenantId: undefined });
+    expect([...p.permissions]).toEqual(["metrics"]);
+    expect(
+      await reason(
+        authenticate(
+          { ...deps, metricsKeyHash: undefined },
+          { kind: "api_key", key: "the-metrics-scraper-key-of-this-test" },
+        ),
+      ),
+    ).toMatch(/malformed API key/);
   });
 
   it("re-checks a principal: a key revoked since, a token expired since", async () => {

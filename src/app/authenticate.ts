@@ -7,6 +7,7 @@ import { DomainError } from "../domain/errors.js";
 import {
   BOOTSTRAP_ADMIN_PRINCIPAL,
   isPermission,
+  METRICS_SCRAPER_PRINCIPAL,
   type Permission,
   type Principal,
 } from "../domain/principal.js";
@@ -25,6 +26,8 @@ export interface AuthenticateDeps {
   readonly tokens: TokenVerifier | undefined;
   /** SHA-256 of BOOTSTRAP_ADMIN_API_KEY; undefined when there is none. */
   readonly bootstrapKeyHash: Uint8Array | undefined;
+  /** SHA-256 of METRICS_API_KEY (the operator's scraper credential); undefined when there is none. */
+  readonly metricsKeyHash: Uint8Array | undefined;
   readonly sha256: Sha256;
   /** Compares two byte strings in time independent of where they differ. */
   readonly constantTimeEqual: (a: Uint8Array, b: Uint8Array) => boolean;
@@ -136,9 +139,14 @@ export async function authenticate(
       return principalFromClaims(await deps.tokens.verify(presented.token));
     }
     case "api_key": {
-      if (deps.bootstrapKeyHash !== undefined) {
+      if (deps.bootstrapKeyHash !== undefined || deps.metricsKeyHash !== undefined) {
         const hash = deps.sha256(utf8(presented.key));
-        if (deps.constantTimeEqual(hash, deps.bootstrapKeyHash)) return BOOTSTRAP_ADMIN_PRINCIPAL;
+        if (deps.bootstrapKeyHash !== undefined && deps.constantTimeEqual(hash, deps.bootstrapKeyHash)) {
+          return BOOTSTRAP_ADMIN_PRINCIPAL;
+        }
+        if (deps.metricsKeyHash !== undefined && deps.constantTimeEqual(hash, deps.metricsKeyHash)) {
+          return METRICS_SCRAPER_PRINCIPAL;
+        }
       }
       return apiKeyPrincipal(deps, presented.key);
     }

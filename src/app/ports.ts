@@ -163,6 +163,27 @@ export interface EventLog {
   head(stream: StreamKey): Promise<bigint>;
 }
 
+/** What a sequencing transaction did, for its trace. */
+export interface SequencingResult {
+  readonly accepted: number;
+  readonly replayed: number;
+  readonly rejected: number;
+  readonly head: bigint;
+}
+
+/** One sequencing transaction being traced (with its retries). */
+export interface SequencingSpan {
+  /** The transaction was aborted by a concurrent one and runs again. */
+  retry(err: unknown): void;
+  /** Ends the span: with the result when the transaction committed, with the error when it failed. */
+  end(result: SequencingResult | undefined, err?: unknown): void;
+}
+
+/** Traces sequencing transactions (tracing/OpenTelemetry); absent when tracing is off, so it costs nothing. */
+export interface SequencingTracer {
+  start(stream: StreamKey, events: number): SequencingSpan;
+}
+
 export interface AppendDeps {
   readonly log: EventLog;
   readonly keys: AgentKeyLookup;
@@ -171,6 +192,8 @@ export interface AppendDeps {
   readonly clock: Clock;
   readonly sha256: Sha256;
   readonly limits: Limits;
+  /** Unset: sequencing is not traced. */
+  readonly tracer?: SequencingTracer | undefined;
 }
 
 /** Signs checkpoint hashes with the sequencer's receipt key (one signature per commitment). */

@@ -54,7 +54,8 @@ ${COMMON}`,
   "api-key create": `npm run admin -- api-key create --tenant UUID --scopes read,write[,admin] [options]
 
   --tenant UUID        the tenant the key belongs to
-  --scopes LIST        comma-separated: read, write, admin (admin includes read and write)
+  --scopes LIST        comma-separated: read, write, admin (admin includes read and write); scrapers of
+                       /metrics use the server's METRICS_API_KEY instead
   --stores LIST        comma-separated store UUIDs the key is limited to (default: every store)
   --agent UUID         bind the key to one agent: it may only append that agent's events
   --rate-limit N       requests per second, also the burst (default: no limit)
@@ -286,7 +287,13 @@ async function run(): Promise<number> {
     case "api-key create": {
       const permissions = list("scopes").map((s) => {
         const p = PERMISSIONS[s];
-        if (p === undefined) throw new UsageError(`--scopes expected read, write or admin, got ${s}`);
+        if (p === undefined) {
+          throw new UsageError(
+            s === "metrics"
+              ? "--scopes expected read, write or admin, got metrics: the metrics scope belongs to no tenant; give scrapers the server's METRICS_API_KEY"
+              : `--scopes expected read, write or admin, got ${s}`,
+          );
+        }
         return p;
       });
       if (permissions.length === 0) throw new UsageError("--scopes is required (read, write, admin)");

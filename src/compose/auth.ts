@@ -76,6 +76,7 @@ export async function startAuth(
             clockToleranceSeconds: 5,
           }),
     bootstrapKeyHash: bootstrapKey === undefined ? undefined : nativeSha256(utf8(bootstrapKey)),
+    metricsKeyHash: auth.metricsApiKey === undefined ? undefined : nativeSha256(utf8(auth.metricsApiKey)),
     sha256: nativeSha256,
     constantTimeEqual,
     clock,

@@ -11,6 +11,8 @@ import type { StopStack } from "./stopStack.js";
 
 export interface Database {
   readonly sql: Sql;
+  /** The URL the pool connects to (the embedded server's when DATABASE_URL is unset). */
+  readonly url: string;
   /** True when DATABASE_URL was unset and the embedded PostgreSQL serves this instance. */
   readonly embedded: boolean;
 }
@@ -44,5 +46,5 @@ export async function openDatabase(
     const applied = await migrate(sql, await readMigrations(migrationsDir));
     log.info({ applied }, applied.length === 0 ? "schema is up to date" : "applied migrations");
   }
-  return { sql, embedded: config.databaseUrl === undefined };
+  return { sql, url: databaseUrl, embedded: config.databaseUrl === undefined };
 }

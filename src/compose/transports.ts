@@ -2,13 +2,16 @@
 // gRPC unary path, and the one-port server in front of them.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
+import { AnchorService } from "../../gen/ves/sequencer/v1/anchor_pb.js";
 import { ApiKeyService } from "../../gen/ves/sequencer/v1/api_key_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { createAdmission } from "../api/admission.js";
+import { createAnchorService } from "../api/anchorService.js";
 import { createApiKeyService } from "../api/apiKeyService.js";
 import { mapDecodeFailures } from "../api/decodeFailures.js";
 import { createGrpcUnaryHandler, unaryRoutes } from "../api/grpcUnary.js";
@@ -21,6 +24,8 @@ import { createProofService } from "../api/proofService.js";
 import { requestDomainInterceptor } from "../api/requestDomain.js";
 import { createSequencerService } from "../api/sequencerService.js";
 import { createServer, type Server } from "../api/server.js";
+import { tracingInterceptor } from "../api/tracing.js";
+import type { AnchorReader } from "../app/anchorPorts.js";
 import type { AppendDeps, ProofDeps } from "../app/ports.js";
 import type { Config } from "../config.js";
 import type { Ed25519 } from "../crypto/ed25519.js";
@@ -46,6 +51,7 @@ export const SERVICES: readonly DescService[] = [
   KeyRegistryService,
   ApiKeyService,
   ProofService,
+  AnchorService,
   ...STANDARD_SERVICES,
 ];
 // Events of one Append stream awaiting their receipt upgrade before the server stops reading that stream.
@@ -60,6 +66,8 @@ export interface TransportParts {
   readonly auth: Auth;
   readonly readSide: ReadSide;
   readonly commitments: Commitments;
+  /** Undefined: this instance does not anchor (AnchorService answers FAILED_PRECONDITION). */
+  readonly anchors: AnchorReader | undefined;
   /** What ProofService reads (read replicas, compose/replicas.ts); the primary's proofDeps when absent. */
   readonly proofReads?: ProofDeps;
   readonly signingKeys: ReturnType<typeof createSequencerKeyList>;
@@ -69,6 +77,8 @@ export interface TransportParts {
   /** Aborted when shutdown starts: streams stop reading and end after answering what they read. */
   readonly shutdown: AbortSignal;
   readonly serverVersion: string;
+  /** Unset: RPCs are not traced (no interceptor, nothing on the lean path). */
+  readonly tracer: Tracer | undefined;
 }
 
 export function createTransports(parts: TransportParts): Server {
@@ -79,6 +89,7 @@ export function createTransports(parts: TransportParts): Server {
     crypto: { sha256: nativeSha256, ed25519: parts.ed25519 },
     signingKeys: parts.signingKeys,
   });
+  const anchorService = createAnchorService({ proof: commitments.proofDeps, anchors: parts.anchors });
   const json = (status: number, body: string): HttpAnswer => ({
     status,
     contentType: "application/json",
@@ -86,14 +97,19 @@ export function createTransports(parts: TransportParts): Server {
   });
   return createServer({
     readMaxBytes: config.maxMessageBytes,
-    grpcUnary: createGrpcUnaryHandler(unaryRoutes(ProofService, proofService), {
-      gate: auth.gate,
-      policies: POLICY_TABLE,
-      log,
-      metrics,
-      readMaxBytes: config.maxMessageBytes,
-    }),
+    grpcUnary: createGrpcUnaryHandler(
+      [...unaryRoutes(ProofService, proofService), ...unaryRoutes(AnchorService, anchorService)],
+      {
+        gate: auth.gate,
+        policies: POLICY_TABLE,
+        log,
+        metrics,
+        readMaxBytes: config.maxMessageBytes,
+        tracer: parts.tracer,
+      },
+    ),
     interceptors: [
+      ...(parts.tracer === undefined ? [] : [tracingInterceptor(parts.tracer)]),
       errorInterceptor(log, metrics),
       authInterceptor(auth.gate, POLICY_TABLE),
       requestDomainInterceptor(),
@@ -135,6 +151,7 @@ export function createTransports(parts: TransportParts): Server {
           }),
         );
         router.service(ProofService, proofService);
+        router.service(AnchorService, anchorService);
         router.service(
           KeyRegistryService,
           createKeyRegistryService({

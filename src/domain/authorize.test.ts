@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { authorize, EVERY, type ResourceRef } from "./authorize.js";
 import { DomainError } from "./errors.js";
-import { BOOTSTRAP_ADMIN_PRINCIPAL, type Permission, type Principal } from "./principal.js";
+import {
+  BOOTSTRAP_ADMIN_PRINCIPAL,
+  METRICS_SCRAPER_PRINCIPAL,
+  type Principal,
+  type Scope,
+} from "./principal.js";
 
 const T = "11111111-1111-4111-8111-111111111111";
 const S = "22222222-2222-4222-8222-222222222222";
 const A = "33333333-3333-4333-8333-333333333333";
 const OTHER = "44444444-4444-4444-8444-444444444444";
 
-function principal(p: Partial<Omit<Principal, "permissions">> & { perms?: Permission[] } = {}): Principal {
+function principal(p: Partial<Omit<Principal, "permissions">> & { perms?: Scope[] } = {}): Principal {
   return {
     kind: "api_key",
     id: "api_key:ves_0123456789ab",
@@ -86,5 +91,19 @@ describe("authorize", () => {
   it("does not treat the nil UUID (or any tenant) as every tenant", () => {
     const nil = principal({ tenantId: "00000000-0000-0000-0000-000000000000" });
     expect(denial(() => authorize(nil, "read", [tenant(T)]))?.reason).toBe("permission_denied");
+  });
+
+  it("gives the metrics scraper GET /metrics (every tenant) and nothing else; admins of every tenant too", () => {
+    const m = METRICS_SCRAPER_PRINCIPAL;
+    expect(denial(() => authorize(m, "metrics", [tenant(EVERY)]))).toBeUndefined();
+    for (const need of ["read", "write", "admin"] as const) {
+      expect(denial(() => authorize(m, need, [tenant(T)]))?.reason).toBe("permission_denied");
+    }
+    expect(denial(() => authorize(m, "authenticated", []))?.message).toMatch(/may only read GET \/metrics/);
+    expect(denial(() => authorize(BOOTSTRAP_ADMIN_PRINCIPAL, "metrics", [tenant(EVERY)]))).toBeUndefined();
+    // A tenant's admin has the permission but not every tenant.
+    expect(denial(() => authorize(principal(), "metrics", [tenant(EVERY)]))?.reason).toBe(
+      "permission_denied",
+    );
   });
 });

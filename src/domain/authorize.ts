@@ -1,10 +1,10 @@
 // The access decision, the same for every RPC and HTTP route (docs/protocol.md §3.3, §16.9): the permission an
 // operation needs, then every tenant, store and agent the request names against the credential's bounds.
 import { DomainError } from "./errors.js";
-import { hasPermission, type Permission, type Principal } from "./principal.js";
+import { hasPermission, type Principal, type Scope } from "./principal.js";
 
-/** What an operation needs: a permission, or only a valid credential. */
-export type Requirement = Permission | "authenticated";
+/** What an operation needs: a permission, or only a valid credential (other than the metrics scraper's). */
+export type Requirement = Scope | "authenticated";
 
 /** Marks a reference to every tenant, store or agent (e.g. an empty agent filter that lists all agents). */
 export const EVERY = "*";
@@ -30,6 +30,14 @@ function deny(message: string, field: string, expected: string, actual: string):
 
 /** Throws DomainError("permission_denied") unless `p` may do an operation needing `need` on `refs`. */
 export function authorize(p: Principal, need: Requirement, refs: readonly ResourceRef[]): void {
+  if (need === "authenticated" && p.kind === "metrics_scraper") {
+    throw deny(
+      "the metrics scraper credential (METRICS_API_KEY) may only read GET /metrics",
+      "",
+      "a tenant credential",
+      "metrics",
+    );
+  }
   if (need !== "authenticated" && !hasPermission(p, need)) {
     const has = [...p.permissions].join(",") || "none";
     throw deny(

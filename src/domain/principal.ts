@@ -1,10 +1,18 @@
 // Who is calling: the identity and limits a credential carries once authenticated (docs/protocol.md §3.2, §16.9).
 
+/** What a tenant's credential (API key, JWT) may do with that tenant's data. */
 export type Permission = "read" | "write" | "admin";
 
 export const PERMISSIONS: readonly Permission[] = ["read", "write", "admin"];
 
-export type CredentialKind = "api_key" | "jwt" | "bootstrap_admin" | "auth_disabled";
+/**
+ * Everything an operation may need: a tenant permission, or "metrics" (reading the instance's Prometheus metrics,
+ * which span every tenant). Only the operator's scraper credential (METRICS_API_KEY) and admins of every tenant
+ * have "metrics"; it is not a permission a tenant's key or token can carry.
+ */
+export type Scope = Permission | "metrics";
+
+export type CredentialKind = "api_key" | "jwt" | "bootstrap_admin" | "auth_disabled" | "metrics_scraper";
 
 export interface Principal {
   readonly kind: CredentialKind;
@@ -16,15 +24,15 @@ export interface Principal {
   readonly storeIds: readonly string[] | undefined;
   /** The agent the credential is bound to; undefined means any agent. */
   readonly agentId: string | undefined;
-  readonly permissions: ReadonlySet<Permission>;
+  readonly permissions: ReadonlySet<Scope>;
   /** Requests per second (and burst); undefined means no limit. */
   readonly rateLimit: number | undefined;
   /** When the credential stops being valid (a JWT's exp); undefined means until revoked. */
   readonly expiresAt: Date | undefined;
 }
 
-/** `admin` includes `read` and `write`; `read` and `write` are independent of each other. */
-export function hasPermission(p: Principal, needed: Permission): boolean {
+/** `admin` includes `read`, `write` and `metrics`; the others are independent of each other. */
+export function hasPermission(p: Principal, needed: Scope): boolean {
   return p.permissions.has(needed) || p.permissions.has("admin");
 }
 
@@ -39,7 +47,7 @@ export const AUTH_DISABLED_PRINCIPAL: Principal = {
   tenantId: undefined,
   storeIds: undefined,
   agentId: undefined,
-  permissions: new Set<Permission>(["admin"]),
+  permissions: new Set<Scope>(["admin"]),
   rateLimit: undefined,
   expiresAt: undefined,
 };
@@ -49,4 +57,19 @@ export const BOOTSTRAP_ADMIN_PRINCIPAL: Principal = {
   ...AUTH_DISABLED_PRINCIPAL,
   kind: "bootstrap_admin",
   id: "bootstrap_admin",
+};
+
+/**
+ * The operator's metrics scraper (METRICS_API_KEY): reads GET /metrics of this instance, which spans every
+ * tenant, and nothing else (not even the calls any valid credential may make).
+ */
+export const METRICS_SCRAPER_PRINCIPAL: Principal = {
+  kind: "metrics_scraper",
+  id: "metrics_scraper",
+  tenantId: undefined,
+  storeIds: undefined,
+  agentId: undefined,
+  permissions: new Set<Scope>(["metrics"]),
+  rateLimit: undefined,
+  expiresAt: undefined,
 };

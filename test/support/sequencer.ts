@@ -8,7 +8,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { type Config, readConfig } from "../../src/config.js";
-import { type Sequencer, startSequencer } from "../../src/main.js";
+import { type Sequencer, type StartOptions, startSequencer } from "../../src/main.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 
@@ -39,6 +39,7 @@ export function testIdentity(): { SEQUENCER_ID: string; SEQUENCER_SIGNING_KEY: s
 export async function startTestSequencer(
   databaseUrl: string,
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<Sequencer> {
   const config: Config = readConfig({
     SEQUENCER_ENV: "test",
@@ -51,7 +52,7 @@ export async function startTestSequencer(
     BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
     ...env,
   });
-  return startSequencer(config, pino({ level: config.logLevel }));
+  return startSequencer(config, pino({ level: config.logLevel }), options);
 }
 
 export interface SequencerProcess {

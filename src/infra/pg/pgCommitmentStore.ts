@@ -12,7 +12,7 @@ import { type EventRow, receiptFromRow } from "./eventRows.js";
 import { mapPgError } from "./pgErrors.js";
 import { flattenTree, levelOffset } from "./treeNodes.js";
 
-interface CommitmentRow {
+export interface CommitmentRow {
   commitment_id: string;
   tenant_id: string;
   store_id: string;
@@ -31,7 +31,7 @@ interface CommitmentRow {
   committed_at: Date;
 }
 
-const COLUMNS = [
+export const COMMITMENT_COLUMNS = [
   "commitment_id",
   "tenant_id",
   "store_id",
@@ -50,7 +50,7 @@ const COLUMNS = [
   "committed_at",
 ] as const;
 
-function fromRow(r: CommitmentRow): Commitment {
+export function commitmentFromRow(r: CommitmentRow): Commitment {
   return {
     commitmentId: r.commitment_id,
     tenantId: r.tenant_id,
@@ -134,7 +134,7 @@ export function sealLockKey(stream: StreamKey): bigint {
 }
 
 export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions = {}): CommitmentStore {
-  const cols = (alias: string) => sql(COLUMNS.map((c) => `${alias}.${c}`));
+  const cols = (alias: string) => sql(COMMITMENT_COLUMNS.map((c) => `${alias}.${c}`));
   const cacheLimit = opts.treeCacheBytes ?? 64 * 1024 * 1024;
   const cache = new Map<string, StoredTree>(); // insertion order = recency
   let cachedBytes = 0;
@@ -159,7 +159,7 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
       select ${cols("c")}, c.tree_nodes from commitments c
       where c.commitment_id = any(${plainArray([...missing])}::uuid[])`;
     for (const row of rows) {
-      const tree: StoredTree = { commitment: fromRow(row), nodes: row.tree_nodes };
+      const tree: StoredTree = { commitment: commitmentFromRow(row), nodes: row.tree_nodes };
       found.set(row.commitment_id, tree);
       if (tree.nodes.length > cacheLimit || cache.has(row.commitment_id)) continue;
       cache.set(row.commitment_id, tree);
@@ -303,7 +303,7 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
           agentSignature: e.agent_signature,
         });
       }
-      return { commitment: fromRow(c), events: group };
+      return { commitment: commitmentFromRow(c), events: group };
     });
   };
 
@@ -414,14 +414,14 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
         const rows = await sql<CommitmentRow[]>`
           select ${cols("c")} from commitments c
           where c.tenant_id = ${t} and c.store_id = ${s} and c.commitment_id = ${sel.commitmentId}`;
-        return rows[0] === undefined ? undefined : fromRow(rows[0]);
+        return rows[0] === undefined ? undefined : commitmentFromRow(rows[0]);
       }
       const rows = await sql<CommitmentRow[]>`
         select ${cols("c")} from commitments c
         where c.tenant_id = ${t} and c.store_id = ${s} and c.sequence_start <= ${String(sel.sequenceNumber)}::bigint
         order by c.sequence_start desc limit 1`;
       const row = rows[0];
-      return row === undefined || row.sequence_end < sel.sequenceNumber ? undefined : fromRow(row);
+      return row === undefined || row.sequence_end < sel.sequenceNumber ? undefined : commitmentFromRow(row);
     }),
 
     list: guarded(async (stream, after, limit) => {
@@ -430,7 +430,7 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
         where c.tenant_id = ${stream.tenantId} and c.store_id = ${stream.storeId}
           and c.sequence_start > ${String(after)}::bigint
         order by c.sequence_start limit ${limit}`;
-      return rows.map(fromRow);
+      return rows.map(commitmentFromRow);
     }),
 
     syncState: guarded(async (stream) => {
@@ -444,7 +444,7 @@ export function createPgCommitmentStore(sql: Sql, opts: PgCommitmentStoreOptions
           order by c.sequence_end desc limit 1) c on true`;
       return {
         head: row?.head ?? 0n,
-        latest: row?.commitment_id == null ? undefined : fromRow(row as CommitmentRow),
+        latest: row?.commitment_id == null ? undefined : commitmentFromRow(row as CommitmentRow),
       };
     }),
 
