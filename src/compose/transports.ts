@@ -31,6 +31,7 @@ import type { Config } from "../config.js";
 import type { Ed25519 } from "../crypto/ed25519.js";
 import { nativeSha256 } from "../crypto/native.js";
 import { createPgAgentKeyStore } from "../infra/pg/pgAgentKeyStore.js";
+import { createPgEncryptionKeyStore } from "../infra/pg/pgEncryptionKeyStore.js";
 import { createPgApiKeyStore } from "../infra/pg/pgApiKeyStore.js";
 import { createPgAuditLogReader } from "../infra/pg/pgAuditLog.js";
 import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
@@ -156,6 +157,7 @@ export function createTransports(parts: TransportParts): Server {
           KeyRegistryService,
           createKeyRegistryService({
             store: createPgAgentKeyStore(sql, nativeSha256),
+            encryptionKeys: createPgEncryptionKeyStore(sql, nativeSha256),
             audit: createPgAuditLogReader(sql),
             clock,
             sha256: nativeSha256,
