@@ -22,8 +22,12 @@ const T = crypto.randomUUID();
 const S = crypto.randomUUID();
 let alice: TestAgent;
 let bob: TestAgent;
-/** Write+read API keys bound to each agent, and a reader of another tenant. */
-const cred: Record<"alice" | "bob" | "otherTenant", { secret: string; prefix: string }> = {} as never;
+/**
+ * Write+read API keys bound to each agent, a reader of the whole tenant (a reader verifies other agents'
+ * signatures, which needs ListAgentKeys on them), and an admin of another tenant.
+ */
+const cred: Record<"alice" | "bob" | "tenantReader" | "otherTenant", { secret: string; prefix: string }> =
+  {} as never;
 
 const registry = (secret?: string) => createClient(KeyRegistryService, testTransport(server.url, secret));
 
@@ -44,8 +48,13 @@ beforeAll(async () => {
   bob = createTestAgent({ tenantId: T, storeId: S });
   await registerAgent(createClient(KeyRegistryService, admin), alice);
   await registerAgent(createClient(KeyRegistryService, admin), bob);
-  cred.alice = await createTestApiKey(admin, { tenantId: T, perms: ["read", "write"], agentId: alice.agentId });
+  cred.alice = await createTestApiKey(admin, {
+    tenantId: T,
+    perms: ["read", "write"],
+    agentId: alice.agentId,
+  });
   cred.bob = await createTestApiKey(admin, { tenantId: T, perms: ["read", "write"], agentId: bob.agentId });
+  cred.tenantReader = await createTestApiKey(admin, { tenantId: T, perms: ["read"] });
   cred.otherTenant = await createTestApiKey(admin, { tenantId: crypto.randomUUID(), perms: ["admin"] });
 });
 
@@ -74,14 +83,22 @@ describe("encryption keys in the key registry", () => {
     expect(registered.key?.publicKey).toEqual(key.publicKey);
 
     // Another reader of the tenant sees it (senders must find their recipients).
-    const listed = await registry(cred.bob.secret).listEncryptionKeys({ tenantId: T, agentId: alice.agentId });
+    const listed = await registry(cred.bob.secret).listEncryptionKeys({
+      tenantId: T,
+      agentId: alice.agentId,
+    });
     expect(listed.keys.map((k) => [k.recipientKid, k.status])).toEqual([[11, KeyStatus.ACTIVE]]);
 
     // Refusals: another agent's key, another tenant, a taken kid, a malformed key.
     const other = generateRecipientKey(12);
     expect(
       await codeOf(
-        mine.registerEncryptionKey({ tenantId: T, agentId: bob.agentId, recipientKid: 12, publicKey: other.publicKey }),
+        mine.registerEncryptionKey({
+          tenantId: T,
+          agentId: bob.agentId,
+          recipientKid: 12,
+          publicKey: other.publicKey,
+        }),
       ),
     ).toBe("PermissionDenied");
     const outsider = registry(cred.otherTenant.secret);
@@ -119,7 +136,12 @@ describe("encryption keys in the key registry", () => {
     );
     expect(bad).toBe("InvalidArgument");
     await expect(
-      mine.registerEncryptionKey({ tenantId: T, agentId: alice.agentId, recipientKid: 14, publicKey: new Uint8Array(31) }),
+      mine.registerEncryptionKey({
+        tenantId: T,
+        agentId: alice.agentId,
+        recipientKid: 14,
+        publicKey: new Uint8Array(31),
+      }),
     ).rejects.toThrow(/public_key.*32 bytes \(X25519\).*31 bytes/);
 
     const revoked = await mine.revokeEncryptionKey({
@@ -202,7 +224,7 @@ describe("encryption keys in the key registry", () => {
     await producer.close();
 
     const reader = createReader({
-      transport: testTransport(server.url, cred.alice.secret),
+      transport: testTransport(server.url, cred.tenantReader.secret),
       tenantId: T,
       storeId: S,
       sequencerKey: server.publicKey,

@@ -28,9 +28,9 @@ import {
 import type { BatchResult } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { BatchOutcome } from "../app/appendBatch.js";
 import type { AgentKey as DomainAgentKey, KeyStatus as DomainKeyStatus } from "../domain/agentKey.js";
-import type { EncryptionKey as DomainEncryptionKey } from "../domain/encryptionKey.js";
 import type { ApiKey as DomainApiKey } from "../domain/apiKey.js";
 import type { AuditEntry } from "../domain/auditLog.js";
+import type { EncryptionKey as DomainEncryptionKey } from "../domain/encryptionKey.js";
 import type { Receipt as DomainReceipt, EventInput, StoredEvent } from "../domain/event.js";
 import type { Permission as DomainPermission } from "../domain/principal.js";
 import type {

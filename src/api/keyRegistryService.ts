@@ -80,7 +80,7 @@ export function createKeyRegistryService(
       const entries = await listKeyAuditLog(deps.audit, req.tenantId, req.afterSeq, req.limit);
       return { entries: entries.map(auditEntryToProto) };
     },
-  
+
     async registerEncryptionKey(req, ctx) {
       const key = await registerEncryptionKey(deps, {
         tenantId: req.tenantId,

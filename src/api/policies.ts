@@ -141,7 +141,10 @@ export const POLICIES: readonly Policy[] = [
   // Encryption (recipient) keys: the agent itself publishes and revokes its own (a write credential bound to that
   // agent, or one bound to no agent, e.g. the tenant's admin); any reader of the tenant may look them up, since
   // senders of every agent need their recipients' public keys.
-  rpc(K.registerEncryptionKey, "write", (m) => [tenant("tenant_id", m.tenantId), agent("agent_id", m.agentId)]),
+  rpc(K.registerEncryptionKey, "write", (m) => [
+    tenant("tenant_id", m.tenantId),
+    agent("agent_id", m.agentId),
+  ]),
   rpc(K.listEncryptionKeys, "read", (m) => [tenant("tenant_id", m.tenantId)]),
   rpc(K.revokeEncryptionKey, "write", (m) => [tenant("tenant_id", m.tenantId), agent("agent_id", m.agentId)]),
   rpc(K.listKeyAuditLog, "admin", (m) => tenantWide("tenant_id", m.tenantId)),

@@ -34,10 +34,14 @@ export async function lookupRecipients(
               : e.code === Code.InvalidArgument
                 ? "invalid_argument"
                 : "unavailable";
-        throw new AgentError(reason, `looking up the encryption keys of agent ${agentId}: [${Code[e.code]}] ${e.rawMessage}`, {
-          code: Code[e.code],
-          cause: err,
-        });
+        throw new AgentError(
+          reason,
+          `looking up the encryption keys of agent ${agentId}: [${Code[e.code]}] ${e.rawMessage}`,
+          {
+            code: Code[e.code],
+            cause: err,
+          },
+        );
       }
       const active = keys.filter((k) => k.status === KeyStatus.ACTIVE);
       if (active.length === 0) {

@@ -10,12 +10,12 @@ import { createClient } from "@connectrpc/connect";
 import { build } from "esbuild";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { signedEventToProto } from "../../src/client/toProto.js";
 import { bytesToHex } from "../../src/crypto/bytes.js";
 import type { Sequencer } from "../../src/main.js";
-import vectors from "../vectors/ves-v1.json" with { type: "json" };
 import { createAgent, registerAgent } from "../support/agent.js";
 import {
   BROWSER_INSTALL_COMMAND,
@@ -25,7 +25,7 @@ import {
 } from "../support/browserDeps.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 import { REPO_ROOT, startTestSequencer, testTransport } from "../support/sequencer.js";
-import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
+import vectors from "../vectors/ves-v1.json" with { type: "json" };
 
 const MISSING = missingBrowserPackages();
 const SKIP = MISSING.length > 0 && process.env.CI !== "true";
@@ -58,7 +58,7 @@ beforeAll(async () => {
   });
   const js = bundle.outputFiles[0]?.contents ?? new Uint8Array();
   const page = `<!doctype html><meta charset="utf-8"><title>ves</title>
-<script type="module">import * as ves from "/client.js"; window.ves = ves; document.title = "ready";</script>`;
+<script type="module">import * as ves from "/client.js"; window.ves = ves;</script>`;
   http = createServer((req, res) => {
     if (req.url === "/client.js") {
       res.writeHead(200, { "content-type": "text/javascript" }).end(js);
@@ -105,7 +105,10 @@ async function realProofs() {
     if (Date.now() > deadline) throw new Error("the stream was not sealed to 8 in 10 s");
     await new Promise((r) => setTimeout(r, 20));
   }
-  const inclusion = await proofs.getInclusionProof({ ...stream, selector: { case: "sequenceNumber", value: 3n } });
+  const inclusion = await proofs.getInclusionProof({
+    ...stream,
+    selector: { case: "sequenceNumber", value: 3n },
+  });
   const { commitments } = await proofs.listCommitments({ ...stream });
   const [first, second] = commitments;
   const consistency = await proofs.getConsistencyProof({
@@ -125,97 +128,119 @@ async function realProofs() {
   };
 }
 
-describe.skipIf(SKIP)(`the client bundle in headless Chromium${SKIP ? ` (skipped: ${SKIP_NOTE})` : ""}`, () => {
-  it("verifies a real receipt, proofs and checkpoint, encrypts and decrypts, and matches the §11.3 answer", async () => {
-    const data = encode({ ...(await realProofs()), vector: vectors.encryptedEvent });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${origin}/`);
-    await page.waitForFunction(() => document.title === "ready", undefined, { timeout: 10_000 });
+describe.skipIf(SKIP)(
+  `the client bundle in headless Chromium${SKIP ? ` (skipped: ${SKIP_NOTE})` : ""}`,
+  () => {
+    it("verifies a real receipt, proofs and checkpoint, encrypts and decrypts, and matches the §11.3 answer", async () => {
+      const data = encode({ ...(await realProofs()), vector: vectors.encryptedEvent });
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => (globalThis as { ves?: unknown }).ves !== undefined, undefined, {
+        timeout: 10_000,
+      });
 
-    const results = await page.evaluate(async (json: string) => {
-      // biome-ignore lint/suspicious/noExplicitAny: the bundle's exports, as loaded in the page
-      const ves = (window as any).ves;
-      // biome-ignore lint/suspicious/noExplicitAny: revived test data
-      const d: any = JSON.parse(json, (_k, v) =>
-        v !== null && typeof v === "object" && "$b" in v
-          ? ves.hexToBytes(v.$b)
-          : v !== null && typeof v === "object" && "$n" in v
-            ? BigInt(v.$n)
-            : v,
-      );
-      const flip = (b: Uint8Array) => Uint8Array.from(b, (x, i) => (i === 0 ? x ^ 1 : x));
-      const out: Record<string, unknown> = {
-        isBrowser: typeof window === "object" && typeof process === "undefined",
-        receipt: ves.verifyReceipt(d.receipt, d.sequencerKey, { expectedSigningHash: d.signingHash }),
-        sealedReceipt: ves.verifyReceipt(d.receipt, d.sequencerKey, {
-          expectedSigningHash: d.signingHash,
-          upgrade: { proof: d.proof, checkpoint: d.checkpoint },
-        }),
-        tamperedReceipt: ves.verifyReceipt({ ...d.receipt, signature: flip(d.receipt.signature) }, d.sequencerKey),
-        inclusion: ves.verifyInclusionProof(d.proof, { expectedRoot: d.checkpoint.merkleRoot }),
-        tamperedInclusion: ves.verifyInclusionProof({ ...d.proof, siblings: [flip(d.proof.siblings[0]), ...d.proof.siblings.slice(1)] }),
-        checkpoint: ves.verifyCheckpointSignature(d.checkpoint, d.sequencerKey),
-        tamperedCheckpoint: ves.verifyCheckpointSignature({ ...d.checkpoint, signature: flip(d.checkpoint.signature) }, d.sequencerKey),
-        consistency: ves.verifyConsistency(d.consistency, { from: d.first, to: d.second }),
-        wrongConsistency: ves.verifyConsistency(d.consistency, { from: d.second, to: d.second }).valid,
-      };
-      // VES-ENC-1 round trip with fresh keys and the page's own randomness (WebCrypto).
-      const v = d.vector;
-      const ctx = {
-        tenantId: v.event.tenantId,
-        storeId: v.event.storeId,
-        eventId: v.event.eventId,
-        sourceAgentId: v.event.sourceAgentId,
-        agentKeyId: v.event.agentKeyId,
-        entityType: v.event.entityType,
-        entityId: v.event.entityId,
-        eventType: v.event.eventType,
-        createdAt: v.event.createdAt,
-      };
-      const payload = JSON.parse(v.payloadJson);
-      const a = ves.generateRecipientKey(7);
-      const b = ves.generateRecipientKey(2);
-      const enc = await ves.encryptPayload(ctx, payload, [a, b]);
-      const event = { ...ctx, payloadPlainHash: enc.payloadPlainHash, payloadEncrypted: enc.payloadEncrypted };
-      out.roundTrip = [await ves.decryptPayload(event, a), await ves.decryptPayload(event, b)];
-      out.stranger = await ves.decryptPayload(event, ves.generateRecipientKey(7)).then(
-        () => "opened",
-        (e: { reason: string; code: string }) => `${e.reason}/${e.code}`,
-      );
-      // The §11.3 known answer: the vector's salt, data key and nonce give its hashes, ciphertext and tag.
-      const draws = [v.saltHex, v.dekHex, v.nonceHex].map((h: string) => ves.hexToBytes(h));
-      const known = await ves.encryptPayload(ctx, payload, [a, b], { randomBytes: () => draws.shift() });
-      out.known = {
-        plainHash: ves.bytesToHex(known.payloadPlainHash),
-        ciphertext: ves.bytesToHex(known.payloadEncrypted.ciphertext),
-        tag: ves.bytesToHex(known.payloadEncrypted.tag),
-      };
-      return out;
-    }, data);
+      const results = await page.evaluate(async (json: string) => {
+        // biome-ignore lint/suspicious/noExplicitAny: the bundle's exports, as loaded in the page
+        const g = globalThis as any;
+        const ves = g.ves;
+        // biome-ignore lint/suspicious/noExplicitAny: revived test data
+        const d: any = JSON.parse(json, (_k, v) =>
+          v !== null && typeof v === "object" && "$b" in v
+            ? ves.hexToBytes(v.$b)
+            : v !== null && typeof v === "object" && "$n" in v
+              ? BigInt(v.$n)
+              : v,
+        );
+        const flip = (b: Uint8Array) => Uint8Array.from(b, (x, i) => (i === 0 ? x ^ 1 : x));
+        const out: Record<string, unknown> = {
+          isBrowser: typeof g.document === "object" && typeof g.process === "undefined",
+          receipt: ves.verifyReceipt(d.receipt, d.sequencerKey, { expectedSigningHash: d.signingHash }),
+          sealedReceipt: ves.verifyReceipt(d.receipt, d.sequencerKey, {
+            expectedSigningHash: d.signingHash,
+            upgrade: { proof: d.proof, checkpoint: d.checkpoint },
+          }),
+          tamperedReceipt: ves.verifyReceipt(
+            { ...d.receipt, sequencerSignature: flip(d.receipt.sequencerSignature) },
+            d.sequencerKey,
+          ),
+          inclusion: ves.verifyInclusionProof(d.proof, { expectedRoot: d.checkpoint.merkleRoot }),
+          tamperedInclusion: ves.verifyInclusionProof({
+            ...d.proof,
+            siblings: [flip(d.proof.siblings[0]), ...d.proof.siblings.slice(1)],
+          }),
+          checkpoint: ves.verifyCheckpointSignature(d.checkpoint, d.sequencerKey),
+          tamperedCheckpoint: ves.verifyCheckpointSignature(
+            { ...d.checkpoint, signature: flip(d.checkpoint.signature) },
+            d.sequencerKey,
+          ),
+          consistency: ves.verifyConsistency(d.consistency, { from: d.first, to: d.second }),
+          wrongConsistency: ves.verifyConsistency(d.consistency, { from: d.second, to: d.second }).valid,
+        };
+        // VES-ENC-1 round trip with fresh keys and the page's own randomness (WebCrypto).
+        const v = d.vector;
+        const ctx = {
+          tenantId: v.event.tenantId,
+          storeId: v.event.storeId,
+          eventId: v.event.eventId,
+          sourceAgentId: v.event.sourceAgentId,
+          agentKeyId: v.event.agentKeyId,
+          entityType: v.event.entityType,
+          entityId: v.event.entityId,
+          eventType: v.event.eventType,
+          createdAt: v.event.createdAt,
+        };
+        const payload = JSON.parse(v.payloadJson);
+        const a = ves.generateRecipientKey(7);
+        const b = ves.generateRecipientKey(2);
+        const enc = await ves.encryptPayload(ctx, payload, [a, b]);
+        const event = {
+          ...ctx,
+          payloadPlainHash: enc.payloadPlainHash,
+          payloadEncrypted: enc.payloadEncrypted,
+        };
+        out.roundTrip = [await ves.decryptPayload(event, a), await ves.decryptPayload(event, b)];
+        out.stranger = await ves.decryptPayload(event, ves.generateRecipientKey(7)).then(
+          () => "opened",
+          (e: { reason: string; code: string }) => `${e.reason}/${e.code}`,
+        );
+        // The §11.3 known answer: the vector's salt, data key and nonce give its hashes, ciphertext and tag.
+        const draws = [v.saltHex, v.dekHex, v.nonceHex].map((h: string) => ves.hexToBytes(h));
+        const known = await ves.encryptPayload(ctx, payload, [a, b], { randomBytes: () => draws.shift() });
+        out.known = {
+          plainHash: ves.bytesToHex(known.payloadPlainHash),
+          ciphertext: ves.bytesToHex(known.payloadEncrypted.ciphertext),
+          tag: ves.bytesToHex(known.payloadEncrypted.tag),
+        };
+        return out;
+      }, data);
 
-    await context.close();
-    expect(errors).toEqual([]);
-    expect(results).toEqual({
-      isBrowser: true,
-      receipt: { valid: true },
-      sealedReceipt: { valid: true },
-      tamperedReceipt: expect.objectContaining({ valid: false }),
-      inclusion: { valid: true },
-      tamperedInclusion: expect.objectContaining({ valid: false }),
-      checkpoint: { valid: true },
-      tamperedCheckpoint: expect.objectContaining({ valid: false, reason: "bad_checkpoint_signature" }),
-      consistency: { valid: true },
-      wrongConsistency: false,
-      roundTrip: [JSON.parse(vectors.encryptedEvent.payloadJson), JSON.parse(vectors.encryptedEvent.payloadJson)],
-      stranger: "bad_event/unwrap_failed",
-      known: {
-        plainHash: vectors.encryptedEvent.expectedPayloadPlainHashHex,
-        ciphertext: vectors.encryptedEvent.expectedCiphertextHex,
-        tag: vectors.encryptedEvent.expectedTagHex,
-      },
-    });
-  }, 60_000);
-});
+      await context.close();
+      expect(errors).toEqual([]);
+      expect(results).toEqual({
+        isBrowser: true,
+        receipt: { valid: true },
+        sealedReceipt: { valid: true },
+        tamperedReceipt: expect.objectContaining({ valid: false }),
+        inclusion: { valid: true },
+        tamperedInclusion: expect.objectContaining({ valid: false }),
+        checkpoint: { valid: true },
+        tamperedCheckpoint: expect.objectContaining({ valid: false, reason: "bad_checkpoint_signature" }),
+        consistency: { valid: true },
+        wrongConsistency: false,
+        roundTrip: [
+          JSON.parse(vectors.encryptedEvent.payloadJson),
+          JSON.parse(vectors.encryptedEvent.payloadJson),
+        ],
+        stranger: "bad_event/unwrap_failed",
+        known: {
+          plainHash: vectors.encryptedEvent.expectedPayloadPlainHashHex,
+          ciphertext: vectors.encryptedEvent.expectedCiphertextHex,
+          tag: vectors.encryptedEvent.expectedTagHex,
+        },
+      });
+    }, 60_000);
+  },
+);

@@ -3,8 +3,8 @@
 import type { Sql } from "postgres";
 import type { EncryptionKeyStore } from "../../app/ports.js";
 import type { Sha256 } from "../../crypto/sha256.js";
-import { DomainError } from "../../domain/errors.js";
 import type { EncryptionKey } from "../../domain/encryptionKey.js";
+import { DomainError } from "../../domain/errors.js";
 import { appendAudit } from "./pgAuditLog.js";
 import { mapPgError } from "./pgErrors.js";
 
