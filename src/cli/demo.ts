@@ -191,12 +191,14 @@ async function demo(opts: Options): Promise<boolean> {
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
       receiptUpgrades: false,
+      anchorUpgrades: false,
       batchId: "demo-1",
       events: signed.slice(0, half).map(signedEventToProto),
     },
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
       receiptUpgrades: false,
+      anchorUpgrades: false,
       batchId: "demo-2",
       events: signed.slice(half).map(signedEventToProto),
     },
