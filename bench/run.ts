@@ -6,6 +6,7 @@ const BENCHES: Record<string, string> = {
   catchup: "./catchup.ts",
   anchor: "./anchor.ts",
   scale: "./scale.ts",
+  sdk: "./sdk.ts",
 };
 const name = process.argv[2] !== undefined && !process.argv[2].startsWith("-") ? process.argv[2] : "ingest";
 if (process.argv.includes("--list")) {

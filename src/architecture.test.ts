@@ -15,6 +15,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   infra: ["app", "domain", "crypto", "contracts"],
   api: ["app", "domain", "crypto", "gen"],
   client: ["domain", "crypto", "gen", "contracts"],
+  node: ["client", "domain", "crypto", "gen"], // the SDK's Node-only parts (Node transport, native crypto, outbox)
   cli: ["*"],
   compose: ["*"], // the composition root's steps, used only by main.ts
   root: ["*"], // main.ts, config.ts: the composition root

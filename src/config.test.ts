@@ -55,6 +55,23 @@ describe("readConfig", () => {
     expect(Buffer.from(config.signingSeed ?? []).toString("hex")).toBe(seed);
   });
 
+  it("refuses production without DATABASE_URL (the embedded PostgreSQL is for development and tests)", () => {
+    const pinned = {
+      SEQUENCER_ENV: "production",
+      SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
+      SEQUENCER_SIGNING_KEY: "11".repeat(32),
+    };
+    expect(() => readConfig(pinned)).toThrow(
+      new ConfigError(
+        "DATABASE_URL is required: SEQUENCER_ENV=production counts as production, and the embedded PostgreSQL is for development and tests only",
+      ),
+    );
+    expect(readConfig({ SEQUENCER_ENV: "development" }).databaseUrl).toBeUndefined();
+    expect(() => readConfig({ ...base, DB_QUEUE_MAX: "-1" })).toThrow(
+      'DB_QUEUE_MAX expected an integer in 0..1000000, got "-1"',
+    );
+  });
+
   describe("authentication settings", () => {
     const production = {
       SEQUENCER_ENV: "production",
@@ -166,6 +183,7 @@ describe("readConfig", () => {
           SEQUENCER_ENV: "production",
           SEQUENCER_ID: "00000000-0000-4000-8000-000000000001",
           SEQUENCER_SIGNING_KEY: "11".repeat(32),
+          DATABASE_URL: "postgres://db/ves",
           ANCHOR_DEV_ANVIL: "true",
         }),
       ).toThrow(/ANCHOR_DEV_ANVIL is for development/);

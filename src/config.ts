@@ -5,8 +5,10 @@ export type Environment = "development" | "test" | "production";
 
 export interface Config {
   readonly env: Environment;
-  /** Unset: run on an embedded PostgreSQL (PGlite) persisted under dataDir. */
+  /** Unset: run on an embedded PostgreSQL in dataDir/postgres (development and test only). */
   readonly databaseUrl: string | undefined;
+  /** Port of the embedded PostgreSQL; 0: a free one. */
+  readonly embeddedPostgresPort: number;
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
@@ -31,6 +33,15 @@ export interface Config {
   readonly keepAliveIntervalMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly dbPoolMax: number;
+  /** Operations that may wait for a pool connection, and for how long, before new work is refused. */
+  readonly dbQueueMax: number;
+  readonly dbQueueTimeoutMs: number;
+  /** Session limits of pool connections (0: none). */
+  readonly dbStatementTimeoutMs: number;
+  readonly dbLockTimeoutMs: number;
+  readonly dbIdleInTransactionTimeoutMs: number;
+  /** Attempts to reach the database at start-up (1 s, 2 s, 4 s... between them). */
+  readonly dbConnectAttempts: number;
   /** A new database connection that is not ready within this long fails (UNAVAILABLE) and is retried. */
   readonly dbConnectTimeoutMs: number;
   /** Hot standbys that serve reads (PullEvents, GetEntityHistory, Subscribe catch-up, commitments, proofs). */
@@ -122,12 +133,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: "DATABASE_URL",
     default: "(unset)",
-    description: "PostgreSQL URL; unset runs an embedded PostgreSQL (PGlite) in DATA_DIR/pglite",
+    description:
+      "PostgreSQL URL; required in production; unset (development, test) starts an embedded PostgreSQL server in DATA_DIR/postgres",
+  },
+  {
+    name: "EMBEDDED_POSTGRES_PORT",
+    default: "0",
+    description: "port of the embedded PostgreSQL on 127.0.0.1 (0: any free port)",
   },
   {
     name: "DATA_DIR",
     default: ".data",
-    description: "where development state lives: embedded database, generated sequencer key",
+    description:
+      "where development state lives: embedded PostgreSQL (postgres/, postgres-password, postgres.log), generated sequencer key, bootstrap admin key",
   },
   { name: "HOST", default: "127.0.0.1", description: "address to listen on" },
   {
@@ -202,6 +220,37 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "a client that does not answer a ping within this long is disconnected",
   },
   { name: "DB_POOL_MAX", default: "16", description: "PostgreSQL connections" },
+  {
+    name: "DB_QUEUE_MAX",
+    default: "256",
+    description:
+      "database operations that may wait for a pool connection (DB_POOL_MAX transactions and 8 x DB_POOL_MAX operations run at once); past it new work fails at once with UNAVAILABLE and a retry hint",
+  },
+  {
+    name: "DB_QUEUE_TIMEOUT_MS",
+    default: "5000",
+    description: "how long one operation may wait for a pool connection before it fails with UNAVAILABLE",
+  },
+  {
+    name: "DB_STATEMENT_TIMEOUT_MS",
+    default: "30000",
+    description: "statement_timeout of pool sessions (0: none); migrations are exempt",
+  },
+  {
+    name: "DB_LOCK_TIMEOUT_MS",
+    default: "10000",
+    description: "lock_timeout of pool sessions (0: none); migrations are exempt",
+  },
+  {
+    name: "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    default: "60000",
+    description: "idle_in_transaction_session_timeout of pool sessions (0: none)",
+  },
+  {
+    name: "DB_CONNECT_ATTEMPTS",
+    default: "5",
+    description: "attempts to reach PostgreSQL at start-up, 1 s, 2 s, 4 s... apart, before exiting",
+  },
   {
     name: "DB_CONNECT_TIMEOUT_MS",
     default: "5000",
@@ -496,6 +545,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL expected a postgres:// or postgresql:// URL");
   }
+  if (databaseUrl === undefined && mode === "production") {
+    throw new ConfigError(
+      `DATABASE_URL is required: SEQUENCER_ENV=${rawEnv} counts as production, and the embedded PostgreSQL is for development and tests only`,
+    );
+  }
   const databaseReadUrls = (env.DATABASE_READ_URLS ?? "")
     .split(",")
     .map((u) => u.trim())
@@ -523,6 +577,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: mode,
     databaseUrl,
+    embeddedPostgresPort: int(env, "EMBEDDED_POSTGRES_PORT", 0, 0, 65535),
     dataDir: env.DATA_DIR ?? ".data",
     host: env.HOST ?? "127.0.0.1",
     port: int(env, "PORT", 50051, 0, 65535),
@@ -541,6 +596,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveIntervalMs: int(env, "KEEPALIVE_INTERVAL_MS", 60_000, 0, 86_400_000),
     keepAliveTimeoutMs: int(env, "KEEPALIVE_TIMEOUT_MS", 20_000, 1, 3_600_000),
     dbPoolMax: int(env, "DB_POOL_MAX", 16, 1, 1000),
+    dbQueueMax: int(env, "DB_QUEUE_MAX", 256, 0, 1_000_000),
+    dbQueueTimeoutMs: int(env, "DB_QUEUE_TIMEOUT_MS", 5000, 1, 3_600_000),
+    dbStatementTimeoutMs: int(env, "DB_STATEMENT_TIMEOUT_MS", 30_000, 0, 86_400_000),
+    dbLockTimeoutMs: int(env, "DB_LOCK_TIMEOUT_MS", 10_000, 0, 86_400_000),
+    dbIdleInTransactionTimeoutMs: int(env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, 0, 86_400_000),
+    dbConnectAttempts: int(env, "DB_CONNECT_ATTEMPTS", 5, 1, 100),
     dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
     databaseReadUrls,
     replicaMaxLagMs: int(env, "REPLICA_MAX_LAG_MS", 5000, 1, 3_600_000),

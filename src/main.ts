@@ -1,6 +1,6 @@
 // Composition root: config -> database -> identity -> crypto workers -> auth -> read side -> commitments ->
 // transports; signals, drain, shutdown. Each step lives in compose/ and registers how it stops.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -27,10 +27,19 @@ import { createPgEventLog } from "./infra/pg/pgEventLog.js";
 import { createSequencerKeyList, recordSequencerKey } from "./infra/pg/pgSequencerKeys.js";
 import { loadSequencerIdentity } from "./infra/sequencerIdentity.js";
 import { createSequencingTracer } from "./infra/sequencingTracer.js";
+import { StartupError } from "./infra/startupError.js";
 
 export { SERVICES } from "./compose/transports.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository (or installed package) root: the nearest directory above this module with a package.json,
+ * whether this runs from src/ (tsx) or from dist/src/ (compiled). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+const ROOT = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
 export const SERVER_VERSION: string = (
   JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }
@@ -198,7 +207,7 @@ function printHelp(): void {
   const lines = [
     "ves-sequencer: a verifiable event sequencer for VES v1.0",
     "",
-    "Usage: npm start            (or: node --import tsx src/main.ts)",
+    "Usage: npm start            (or: node --import tsx src/main.ts; built: npm run build, then node dist/src/main.js)",
     "",
     "Serves gRPC, Connect and gRPC-Web on one port. Configuration comes from the environment:",
     "",
@@ -214,6 +223,9 @@ function printHelp(): void {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
+
+// Signals closer together than this count as one.
+const SIGNAL_REPEAT_MS = 1000;
 
 async function runFromCli(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -236,16 +248,24 @@ async function runFromCli(): Promise<void> {
     colorize: process.stdout.isTTY === true,
   });
   const sequencer = await startSequencer(config, log).catch((err: unknown) => {
-    log.fatal({ err }, "failed to start");
+    if (err instanceof StartupError) {
+      // One line the operator can act on; the stack would only bury it.
+      process.stderr.write(`failed to start: ${err.message}\n`);
+    } else {
+      log.fatal({ err }, "failed to start");
+    }
     process.exit(1);
   });
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt !== undefined) {
+      // A Ctrl-C under `npm start` arrives twice at once (from the terminal and forwarded by npm): only a
+      // signal sent later, by someone who means it, cuts the drain short.
+      if (Date.now() - firstSignalAt < SIGNAL_REPEAT_MS) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     log.info({ signal }, "signal received");
     sequencer.stop().then(
       () => process.exit(0),

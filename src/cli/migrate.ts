@@ -1,9 +1,9 @@
 // npm run migrate: applies pending migrations to DATABASE_URL (or to the embedded database in DATA_DIR).
-import path from "node:path";
+import pino from "pino";
+import { connectDatabase } from "../compose/database.js";
 import { ConfigError, readConfig } from "../config.js";
-import { createSql, redactUrl } from "../infra/pg/createSql.js";
-import { startEmbeddedPostgres } from "../infra/pg/embeddedPostgres.js";
 import { migrate, readMigrations } from "../infra/pg/migrate.js";
+import { StartupError } from "../infra/startupError.js";
 import { MIGRATIONS_DIR } from "../main.js";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -11,7 +11,7 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
     [
       "npm run migrate: apply pending SQL migrations (migrations/NNN_name.sql, forward-only) and exit.",
       "",
-      "  DATABASE_URL  the PostgreSQL to migrate; unset: the embedded database in DATA_DIR/pglite",
+      "  DATABASE_URL  the PostgreSQL to migrate; unset: the embedded database in DATA_DIR/postgres",
       "  DATA_DIR      default .data",
       "",
       "The server also applies them at start-up (MIGRATE_ON_START=true). Instances starting together are safe:",
@@ -24,28 +24,22 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
 
 try {
   const config = readConfig();
-  const embedded =
-    config.databaseUrl === undefined
-      ? await startEmbeddedPostgres(path.resolve(config.dataDir, "pglite"), 2)
-      : undefined;
-  const url = config.databaseUrl ?? (embedded?.url as string);
-  const sql = createSql(url, { max: 1 });
+  const db = await connectDatabase(config, pino({ level: "warn" }), { max: 1, bounded: false });
   try {
     const migrations = await readMigrations(MIGRATIONS_DIR);
-    const applied = await migrate(sql, migrations);
+    const applied = await migrate(db.sql, migrations);
     process.stdout.write(
-      `${redactUrl(url)}${embedded ? ` (embedded, ${config.dataDir})` : ""}: ` +
+      `${db.url}${db.embedded ? ` (embedded, ${db.embedded.clusterDir})` : ""}: ` +
         (applied.length === 0
           ? `up to date at version ${migrations.at(-1)?.version ?? 0}\n`
           : `applied ${applied.map((v) => migrations.find((m) => m.version === v)?.name).join(", ")}; now at version ${migrations.at(-1)?.version ?? 0}\n`),
     );
   } finally {
-    await sql.end({ timeout: 5 });
-    await embedded?.stop();
+    await db.stop();
   }
 } catch (err) {
   process.stderr.write(
-    `migrate failed: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`,
+    `migrate failed: ${err instanceof ConfigError || err instanceof StartupError ? err.message : (err as Error).stack}\n`,
   );
   process.exit(1);
 }

@@ -9,6 +9,7 @@ import { eventSigningHash } from "../crypto/eventSigningHash.js";
 import { payloadPlainHashFromCanonical } from "../crypto/payloadHash.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 import { formatCreatedAt } from "./createdAt.js";
+import type { EncryptedPayloadParts } from "./encryptPayload.js";
 
 export interface UnsignedEvent {
   readonly tenantId: string;
@@ -32,7 +33,10 @@ export interface UnsignedEvent {
   readonly baseVersion?: bigint;
 }
 
-/** A signed plaintext event: every field of the signing preimage, the payload bytes, hashes and signature. */
+/**
+ * A signed event: every field of the signing preimage, the payload (JSON bytes of a plaintext event, or the
+ * VES-ENC-1 encrypted payload of an encrypted one), the hashes and the signature.
+ */
 export interface SignedEvent {
   readonly vesVersion: 1;
   readonly eventId: string;
@@ -44,9 +48,11 @@ export interface SignedEvent {
   readonly entityId: string;
   readonly eventType: string;
   readonly createdAt: string;
-  readonly payloadKind: 0;
-  /** UTF-8 JSON text of the payload as sent (its canonical form is what is hashed). */
+  readonly payloadKind: 0 | 1;
+  /** UTF-8 JSON text of the payload as sent (its canonical form is what is hashed); empty when encrypted. */
   readonly payload: Uint8Array;
+  /** The encrypted payload (payloadKind 1). */
+  readonly payloadEncrypted?: EncryptedPayloadParts | undefined;
   readonly payloadPlainHash: Uint8Array;
   readonly payloadCipherHash: Uint8Array;
   readonly signingHash: Uint8Array;

@@ -14,6 +14,8 @@ export interface TestAgent {
   readonly agentId: string;
   readonly keyId: number;
   readonly publicKey: Uint8Array;
+  /** The 32-byte Ed25519 seed, for tests that hand the key to another process. */
+  readonly seed: Uint8Array;
   readonly sign: (m: Uint8Array) => Uint8Array;
   event(overrides?: Partial<UnsignedEvent>): SignedEvent;
 }
@@ -29,6 +31,7 @@ export function createAgent(
     agentId: opts.agentId ?? randomUUID(),
     keyId: opts.keyId ?? 1,
     publicKey: sodiumEd25519.getPublicKey(seed),
+    seed,
     sign,
   };
   let n = 0;

@@ -1,7 +1,9 @@
-// postgres.js client: bigint for int8, TCP_NODELAY sockets, bounded pool, no notices in logs.
+// postgres.js client: bigint for int8, TCP_NODELAY sockets, bounded pool and wait queue, session time limits,
+// no notices in logs.
 
 import net from "node:net";
 import postgres, { type Sql } from "postgres";
+import { boundPool } from "./boundedPool.js";
 
 export interface SqlOptions {
   readonly max: number;
@@ -9,6 +11,15 @@ export interface SqlOptions {
   readonly onnotice?: (notice: postgres.Notice) => void;
   /** Seconds a new connection may take to be ready (postgres.js connect_timeout); 5 by default. */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * Session limits in ms (0: none), as startup parameters of every connection: a runaway statement, a lock wait
+   * and a transaction left open by a stuck client end instead of holding a connection (and locks) forever.
+   */
+  readonly statementTimeoutMs?: number;
+  readonly lockTimeoutMs?: number;
+  readonly idleInTransactionTimeoutMs?: number;
+  /** Bound on the work waiting for a connection (boundedPool.ts); unset: postgres.js queues without limit. */
+  readonly queue?: { readonly max: number; readonly timeoutMs: number };
 }
 
 /** Strips credentials from a connection URL so it can be logged. */
@@ -47,10 +58,17 @@ export function createSql(url: string, options: SqlOptions): Sql {
   const hosts = urlHosts(url);
   const unixSocket = hosts.some((h) => h.host.startsWith("/"));
   let next = 0;
-  return postgres(url, {
+  const limits = {
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
+    ...(options.idleInTransactionTimeoutMs === undefined
+      ? {}
+      : { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }),
+  };
+  const sql = postgres(url, {
     max: options.max,
     types: { bigint: postgres.BigInt },
-    connection: { application_name: options.applicationName ?? "ves-sequencer" },
+    connection: { application_name: options.applicationName ?? "ves-sequencer", ...limits },
     onnotice: options.onnotice ?? (() => {}),
     // postgres.js counts failed connection attempts across the whole pool and waits up to (0.5..1) x
     // min(3^n / 100, 20) s before the next one: a restart that fails a few dozen attempts left every query
@@ -72,4 +90,11 @@ export function createSql(url: string, options: SqlOptions): Sql {
           return net.connect({ host: target.host, port: target.port, noDelay: true });
         },
   } as postgres.Options<{ bigint: postgres.PostgresType<bigint> }>) as unknown as Sql;
+  return options.queue === undefined
+    ? sql
+    : boundPool(sql, {
+        max: options.max,
+        queueMax: options.queue.max,
+        queueTimeoutMs: options.queue.timeoutMs,
+      });
 }

@@ -46,6 +46,10 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
 /** Applies pending migrations; returns the versions applied now. Fails if an applied file was edited. */
 export async function migrate(sql: Sql, migrations: readonly Migration[]): Promise<number[]> {
   return sql.begin(async (tx) => {
+    // Exempt from the pool's session limits: a migration may rewrite a large table, and an instance starting
+    // beside another waits here for the other's migrations to finish.
+    await tx`set local statement_timeout = 0`;
+    await tx`set local lock_timeout = 0`;
     await tx`select pg_advisory_xact_lock(${LOCK_KEY.toString()}::bigint)`;
     await tx`
       create table if not exists schema_migrations (

@@ -1,0 +1,46 @@
+// Agent SDK for Node.js: the producer of src/client/createAgent.ts with a gRPC transport built from a URL and
+// native crypto (libsodium when sodium-native loads, else node:crypto; node:crypto SHA-256) for speed.
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  type Agent,
+  type CreateAgentOptions,
+  createAgent as createPortableAgent,
+} from "../client/createAgent.js";
+import type { AgentSigner, SigningCrypto } from "../client/signEvent.js";
+import { nativeSha256, serverEd25519 } from "../crypto/native.js";
+
+export type CreateNodeAgentOptions = Omit<CreateAgentOptions, "transport"> &
+  (
+    | { readonly url: string; readonly transport?: undefined }
+    | { readonly transport: Transport; readonly url?: undefined }
+  );
+
+/** Native SHA-256 and Ed25519 for this process (libsodium if it loads, else OpenSSL). */
+export function nodeCrypto(): SigningCrypto {
+  return { sha256: nativeSha256, ed25519: serverEd25519() };
+}
+
+/** An agent signer from a 32-byte Ed25519 seed, with the native implementation. */
+export function signerFromSeed(seed: Uint8Array): AgentSigner {
+  return { sign: serverEd25519().createSigner(seed) };
+}
+
+/** The 32-byte Ed25519 public key of a seed. */
+export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  return serverEd25519().getPublicKey(seed);
+}
+
+/** A gRPC (HTTP/2) transport to a sequencer URL such as http://127.0.0.1:50051. */
+export function grpcTransport(url: string): Transport {
+  return createGrpcTransport({ baseUrl: url });
+}
+
+export function createAgent(opts: CreateNodeAgentOptions): Agent {
+  const { url, transport, ...rest } = opts;
+  return createPortableAgent({
+    ...rest,
+    transport: transport ?? grpcTransport(url as string),
+    crypto: opts.crypto ?? nodeCrypto(),
+  });
+}
