@@ -97,6 +97,7 @@ export function prepare(
             batchId: randomUUID(),
             events,
             receiptUpgrades: opts.receiptUpgrades ?? false,
+            anchorUpgrades: false,
           }),
         );
         events = [];

@@ -96,6 +96,8 @@ export interface AnchorConfig {
   readonly maxGas: bigint;
   readonly slowRetryMs: number;
   readonly leaderPollMs: number;
+  /** After a client that set AppendRequest.anchor_upgrades half-closes, how long pending upgrades are waited for. */
+  readonly upgradeDrainMs: number;
   /** Test-only fault injection: "exit_after_send" kills the process right after a transaction is broadcast. */
   readonly fault: "exit_after_send" | undefined;
 }
@@ -465,6 +467,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description:
       "development only: start a local anvil (npm @foundry-rs/anvil), deploy VesAnchor and anchor to it with anvil's public dev key",
   },
+  {
+    name: "ANCHOR_UPGRADE_DRAIN_MS",
+    default: "120000",
+    description:
+      "after a client that set AppendRequest.anchor_upgrades half-closes its Append stream, how long pending sealed and anchored upgrades are waited for",
+  },
 ];
 
 export class ConfigError extends Error {
@@ -682,6 +690,7 @@ function readAnchorConfig(env: NodeJS.ProcessEnv, mode: Environment): AnchorConf
     maxGas: BigInt(int(env, "ANCHOR_MAX_GAS", 5_000_000, 100_000, 1_000_000_000)),
     slowRetryMs: int(env, "ANCHOR_SLOW_RETRY_MS", 60_000, 10, 86_400_000),
     leaderPollMs: int(env, "ANCHOR_LEADER_POLL_MS", 1000, 10, 60_000),
+    upgradeDrainMs: int(env, "ANCHOR_UPGRADE_DRAIN_MS", 120_000, 0, 3_600_000),
     fault: readAnchorFault(str("ANCHOR_FAULT"), mode),
   };
 }

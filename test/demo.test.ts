@@ -1,7 +1,11 @@
 // The README's demo runs end to end against a live sequencer: key registration, streamed events, every receipt
 // verified by the SDK, and an inclusion proof with its signed checkpoint. Bad options exit 2 with a clear
-// message, and any refusal exits 1 at once with the server's own error code.
+// message, and any refusal exits 1 at once with the server's own error code. With ANCHOR_DEV_ANVIL on the server,
+// the demo proves an event down to a block on that chain; without anchoring it says so and still exits 0.
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sequencer } from "../src/main.js";
 import { createTestApiKey } from "./support/auth.js";
@@ -57,7 +61,46 @@ it("registers a key, streams events, verifies every receipt and a sealed proof (
   expect(out).toMatch(/head of the stream: 8;/);
   expect(out.match(/ receipt [0-9a-f]{16}… verified$/gm)?.length).toBe(8);
   expect(out).toMatch(/event #8 is in commitment .*: inclusion proof and signed checkpoint verified$/m);
+  expect(out).toContain("anchoring is off on this server");
   expect(code).toBe(0);
+});
+
+it("with ANCHOR_DEV_ANVIL on the server, proves the last event down to a block and checks it on the chain", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "ves-demo-anvil-"));
+  const anchorDb = await createTestDatabase();
+  const anchoring = await startTestSequencer(anchorDb.url, {
+    ANCHOR_DEV_ANVIL: "true",
+    DATA_DIR: dataDir,
+    ANCHOR_CONFIRMATIONS: "1",
+    ANCHOR_INTERVAL_MS: "100",
+    COMMIT_MAX_AGE_MS: "100",
+  });
+  try {
+    // The dev chain's URL, found by the demo in DATA_DIR as after `ANCHOR_DEV_ANVIL=true npm start`.
+    expect(readFileSync(path.join(dataDir, "anvil-rpc-url"), "utf8")).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\n$/,
+    );
+    const { code, out, err } = await demo(["--url", anchoring.url, "--events", "4"], {
+      VES_API_KEY: TEST_ADMIN_KEY,
+      DATA_DIR: dataDir,
+      ANCHOR_RPC_URL: "",
+    });
+    expect(err).toBe("");
+    expect(out).toMatch(
+      /^event #4 is anchored in block \d+ \(0x[0-9a-f]{64}\) on chain 31337, contract 0x[0-9a-f]{40}, tx 0x[0-9a-f]{64}$/m,
+    );
+    expect(out).toMatch(
+      /^ {2}verifyAnchor passed: the contract holds commitment 1\.\.4 with the same roots, \d+ blocks deep/m,
+    );
+    expect(out).toMatch(
+      /^ {2}receipt → inclusion proof → signed checkpoint → anchor in block \d+: verified$/m,
+    );
+    expect(code).toBe(0);
+  } finally {
+    await anchoring.stop();
+    await anchorDb.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 describe("options", () => {

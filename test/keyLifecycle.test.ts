@@ -261,6 +261,7 @@ function batchesOf(agent: TestAgent, n: number): AppendRequest[] {
   return Array.from({ length: n }, (_, i) => ({
     $typeName: "ves.sequencer.v1.AppendRequest",
     receiptUpgrades: false,
+    anchorUpgrades: false,
     batchId: `b${i}`,
     events: [signedEventToProto(agent.event())],
   }));

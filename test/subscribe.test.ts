@@ -222,6 +222,7 @@ describe("sync Append stream", () => {
       yield {
         $typeName: "ves.sequencer.v1.AppendRequest",
         receiptUpgrades: false,
+        anchorUpgrades: false,
         batchId: "",
         events: [],
         subscription: { ...streamOf(me), fromSequence: 1n, $typeName: "ves.sequencer.v1.SubscribeRequest" },
@@ -230,6 +231,7 @@ describe("sync Append stream", () => {
         yield {
           $typeName: "ves.sequencer.v1.AppendRequest",
           receiptUpgrades: false,
+          anchorUpgrades: false,
           batchId: `b${i}`,
           events: mine.slice(i, i + 50).map(signedEventToProto),
         };
@@ -276,6 +278,7 @@ describe("sync Append stream", () => {
         batchId: "",
         events: [],
         receiptUpgrades: false,
+        anchorUpgrades: false,
         subscription: sub,
       };
       yield {
@@ -283,6 +286,7 @@ describe("sync Append stream", () => {
         batchId: "",
         events: [],
         receiptUpgrades: false,
+        anchorUpgrades: false,
         subscription: sub,
       };
     }

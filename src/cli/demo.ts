@@ -1,23 +1,29 @@
 // npm run demo: a one-minute tour. Registers an agent key (with proof of possession), streams signed events
 // through the bidirectional Append RPC, verifies every receipt with the SDK (trusting nothing but the
 // sequencer's published public key), then waits for the events to be sealed and verifies an inclusion proof
-// and its signed checkpoint. Exits 0 when everything verified, 1 on any failure, 2 on a usage error.
+// and its signed checkpoint; when the server anchors, waits for that commitment's anchor to be final and checks
+// it against the chain with the SDK (verifyAnchor, verifyReceipt with the anchor). Exits 0 when everything verified, 1 on any failure, 2 on a usage error.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createPublicClient, http } from "viem";
+import { AnchorService, AnchorState } from "../../gen/ves/sequencer/v1/anchor_pb.js";
 import { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { ProofService } from "../../gen/ves/sequencer/v1/proof_pb.js";
 import { type AppendRequest, SequencerService } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import { proofOfPossession } from "../client/proofOfPossession.js";
 import { type SignedEvent, signEvent } from "../client/signEvent.js";
 import { signedEventToProto } from "../client/toProto.js";
+import { verifyAnchor } from "../client/verifyAnchor.js";
 import { verifyReceipt } from "../client/verifyReceipt.js";
 import { bytesToHex } from "../crypto/bytes.js";
 import { nobleEd25519 } from "../crypto/ed25519.js";
+import { hex32 } from "../domain/anchor.js";
 import { BOOTSTRAP_KEY_FILE } from "../infra/bootstrapAdminKey.js";
+import { DEV_ANVIL_URL_FILE } from "../infra/eth/anvil.js";
 import { defaultSequencerUrl } from "./sequencerUrl.js";
 
 const USAGE = `npm run demo [-- options]
@@ -25,7 +31,9 @@ const USAGE = `npm run demo [-- options]
 Against a running sequencer (npm start): generates an agent key, registers it with proof of possession, streams
 signed events in two pipelined batches over Append, verifies each receipt (hash and sequencer signature) with
 the SDK, replays the first batch to show identical receipts, then waits until the events are sealed into a
-commitment and verifies the last event's inclusion proof and the commitment's signed checkpoint.
+commitment and verifies the last event's inclusion proof and the commitment's signed checkpoint. When the server
+anchors (ANCHOR_DEV_ANVIL=true or ANCHOR_RPC_URL), it then waits until that commitment's anchor is final and
+checks it on the chain with the SDK: the event proven down to a block. Otherwise it says anchoring is off.
 
   --url URL         the sequencer (default: SEQUENCER_URL, else http://127.0.0.1:PORT, PORT default 50051)
   --events N        how many events, 2..2 x the server's max_events_per_batch (default 6)
@@ -34,6 +42,9 @@ commitment and verifies the last event's inclusion proof and the commitment's si
   --api-key KEY     an admin credential for the tenant (default: VES_API_KEY, else the development bootstrap
                     admin key the server generated in DATA_DIR/${BOOTSTRAP_KEY_FILE}, DATA_DIR default .data)
   --proof-timeout-ms N  how long to wait for the events to be sealed (default 15000)
+  --chain-rpc URL   the anchor chain's JSON-RPC URL, read by the SDK (default: ANCHOR_RPC_URL, else the
+                    ANCHOR_DEV_ANVIL chain's URL the server wrote to DATA_DIR/${DEV_ANVIL_URL_FILE})
+  --anchor-timeout-ms N  how long to wait for the anchor to be final (default 60000)
   -h, --help        this text
 
 Exit status: 0 when every receipt and the proof verified, 1 on any failure (the server's error code is
@@ -75,6 +86,8 @@ interface Options {
   readonly storeId: string;
   readonly apiKey: string | undefined;
   readonly proofTimeoutMs: number;
+  readonly chainRpc: string | undefined;
+  readonly anchorTimeoutMs: number;
 }
 
 function readOptions(): Options {
@@ -88,6 +101,8 @@ function readOptions(): Options {
       store: { type: "string" },
       "api-key": { type: "string", default: process.env.VES_API_KEY },
       "proof-timeout-ms": { type: "string", default: "15000" },
+      "chain-rpc": { type: "string" },
+      "anchor-timeout-ms": { type: "string", default: "60000" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -117,7 +132,24 @@ function readOptions(): Options {
     storeId: uuid("store", values.store),
     apiKey: values["api-key"] ?? devKey(),
     proofTimeoutMs: integer("proof-timeout-ms", values["proof-timeout-ms"] as string, 0),
+    chainRpc: chainRpc(values["chain-rpc"]),
+    anchorTimeoutMs: integer("anchor-timeout-ms", values["anchor-timeout-ms"] as string, 0),
   };
+}
+
+function chainRpc(given: string | undefined): string | undefined {
+  let url = given ?? (process.env.ANCHOR_RPC_URL === "" ? undefined : process.env.ANCHOR_RPC_URL);
+  if (url === undefined) {
+    try {
+      url = readFileSync(path.join(process.env.DATA_DIR ?? ".data", DEV_ANVIL_URL_FILE), "utf8").trim();
+    } catch {
+      return undefined;
+    }
+  }
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new UsageError(`--chain-rpc expected an http:// or https:// URL, got "${url}"`);
+  }
+  return url;
 }
 
 /** The development bootstrap key `npm start` generated (see infra/bootstrapAdminKey.ts), if there is one. */
@@ -191,12 +223,14 @@ async function demo(opts: Options): Promise<boolean> {
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
       receiptUpgrades: false,
+      anchorUpgrades: false,
       batchId: "demo-1",
       events: signed.slice(0, half).map(signedEventToProto),
     },
     {
       $typeName: "ves.sequencer.v1.AppendRequest",
       receiptUpgrades: false,
+      anchorUpgrades: false,
       batchId: "demo-2",
       events: signed.slice(half).map(signedEventToProto),
     },
@@ -270,7 +304,13 @@ async function demo(opts: Options): Promise<boolean> {
           `(events ${commitment.sequenceStart}..${commitment.sequenceEnd}, merkle root ${bytesToHex(commitment.merkleRoot).slice(0, 16)}…): ` +
           (sealed.valid ? "inclusion proof and signed checkpoint verified" : `NOT VALID (${sealed.reason})`),
       );
-      return verified === n && sealed.valid;
+      const anchored = await demoAnchor(opts, transport, agent, last, {
+        receipt,
+        proof,
+        checkpoint: commitment,
+        key: current.publicKey,
+      });
+      return verified === n && sealed.valid && anchored;
     } catch (err) {
       const e = err instanceof DemoFailure ? undefined : ConnectError.from(err);
       if (e?.code !== Code.FailedPrecondition || Date.now() >= deadline) {
@@ -284,6 +324,92 @@ async function demo(opts: Options): Promise<boolean> {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+}
+
+/**
+ * 5. When the server anchors: waits until the commitment is final on the chain, then checks it there with the
+ * SDK. True when it verified, or when the server does not anchor (said so).
+ */
+async function demoAnchor(
+  opts: Options,
+  transport: ReturnType<typeof createGrpcTransport>,
+  stream: { tenantId: string; storeId: string },
+  last: { sequenceNumber: bigint; eventId: string },
+  sealed: {
+    receipt: Parameters<typeof verifyReceipt>[0];
+    proof: Parameters<typeof verifyReceipt>[2]["upgrade"]["proof"];
+    checkpoint: Parameters<typeof verifyReceipt>[2]["upgrade"]["checkpoint"];
+    key: Uint8Array;
+  },
+): Promise<boolean> {
+  const anchors = createClient(AnchorService, transport);
+  const selector = { selector: { case: "eventId" as const, value: last.eventId } };
+  const deadline = Date.now() + opts.anchorTimeoutMs;
+  let said = false;
+  for (;;) {
+    let status: Awaited<ReturnType<typeof anchors.getAnchorStatus>>;
+    try {
+      status = await anchors.getAnchorStatus({ ...stream, selector });
+    } catch (err) {
+      if (ConnectError.from(err).code !== Code.FailedPrecondition) throw err;
+      say(
+        "anchoring is off on this server (start it with ANCHOR_DEV_ANVIL=true to see the event proven down to a block)",
+      );
+      return true;
+    }
+    const target = status.target;
+    if (status.state === AnchorState.FINAL && target !== undefined) {
+      const address = hex32(target.contractAddress);
+      say(
+        `event #${last.sequenceNumber} is anchored in block ${status.blockNumber} (${hex32(status.blockHash)}) ` +
+          `on chain ${target.chainId}, contract ${address}, tx ${hex32(status.txHash)}`,
+      );
+      if (opts.chainRpc === undefined) {
+        throw new DemoFailure(
+          "failed_precondition",
+          "the server anchors but no chain URL is known to check it: pass --chain-rpc or set ANCHOR_RPC_URL",
+        );
+      }
+      const client = createPublicClient({ transport: http(opts.chainRpc) });
+      const chainId = await client.getChainId();
+      if (BigInt(chainId) !== target.chainId) {
+        throw new DemoFailure(
+          "failed_precondition",
+          `the chain at --chain-rpc has id ${chainId}, the server anchors on ${target.chainId}`,
+        );
+      }
+      const commitment = status.commitment ?? sealed.checkpoint;
+      const v = await verifyAnchor(commitment, { client, address, confirmations: target.confirmations });
+      const whole = await verifyReceipt(sealed.receipt, sealed.key, {
+        upgrade: { proof: sealed.proof, checkpoint: sealed.checkpoint },
+        anchor: { client, address, blockNumber: status.blockNumber, confirmations: target.confirmations },
+      });
+      say(
+        v.valid
+          ? `  verifyAnchor passed: the contract holds commitment ${commitment.sequenceStart}..${commitment.sequenceEnd} ` +
+              `with the same roots, ${v.depth} blocks deep (final at ${target.confirmations})`
+          : `  verifyAnchor FAILED (${v.reason}): ${v.message}`,
+      );
+      say(
+        whole.valid
+          ? `  receipt → inclusion proof → signed checkpoint → anchor in block ${whole.blockNumber}: verified`
+          : `  receipt → anchor NOT VALID (${whole.reason}): ${whole.message}`,
+      );
+      return v.valid && v.final && whole.valid;
+    }
+    if (Date.now() >= deadline) {
+      throw new DemoFailure(
+        "deadline_exceeded",
+        `the anchor of event #${last.sequenceNumber} was not final within ${opts.anchorTimeoutMs} ms ` +
+          `(state ${AnchorState[status.state]}${status.lastFailure === undefined ? "" : `, last failure: ${status.lastFailure.message}`})`,
+      );
+    }
+    if (!said) {
+      say(`waiting for the anchor of commitment ${status.commitment?.commitmentId} to be final on chain…`);
+      said = true;
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

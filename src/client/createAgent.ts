@@ -298,6 +298,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
         batchId: `${instance}-${++batchCounter}`,
         events: events.map((p) => signedEventToProto(p.event)),
         receiptUpgrades: opts.receiptUpgrades === true,
+        anchorUpgrades: false,
         subscription: undefined,
       };
       const batch: Batch = { request, events };

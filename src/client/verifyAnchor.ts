@@ -7,7 +7,13 @@ import { vesAnchorAbi } from "../../contracts/gen/vesAnchor.js";
 import { equalBytes } from "../crypto/bytes.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 import { nextStateRoot, streamId } from "../crypto/stateRoot.js";
-import { type AnchorCheck, checkAnchor, type Hex32, uuidToBytes32 } from "../domain/anchor.js";
+import {
+  type AnchorCheck,
+  checkAnchor,
+  type Hex32,
+  type OnChainCommitment,
+  uuidToBytes32,
+} from "../domain/anchor.js";
 import type { Commitment } from "../domain/commitment.js";
 
 export type AnchorToCheck = Pick<
@@ -46,6 +52,29 @@ export type AnchorVerdict =
       readonly message: string;
     };
 
+/** The contract's record of the stream's commitment ending at `c.sequenceEnd`; undefined when none is anchored. */
+export async function readAnchoredCommitment(
+  c: Pick<Commitment, "tenantId" | "storeId" | "sequenceEnd">,
+  opts: Pick<VerifyAnchorOptions, "client" | "address">,
+): Promise<OnChainCommitment | undefined> {
+  const v = await opts.client.readContract({
+    address: opts.address,
+    abi: vesAnchorAbi,
+    functionName: "getCommitment",
+    args: [uuidToBytes32(c.tenantId), uuidToBytes32(c.storeId), c.sequenceEnd],
+  });
+  return v.blockNumber === 0n
+    ? undefined
+    : {
+        sequenceStart: v.sequenceStart,
+        sequenceEnd: v.sequenceEnd,
+        merkleRoot: v.merkleRoot as Hex32,
+        prevStateRoot: v.prevStateRoot as Hex32,
+        newStateRoot: v.newStateRoot as Hex32,
+        blockNumber: v.blockNumber,
+      };
+}
+
 export async function verifyAnchor(
   commitment: AnchorToCheck,
   opts: VerifyAnchorOptions,
@@ -66,28 +95,17 @@ export async function verifyAnchor(
       message: "the commitment's new state root is not the state-root hash of its fields (§2.6)",
     };
   }
-  const [v, head] = await Promise.all([
-    opts.client.readContract({
-      address: opts.address,
-      abi: vesAnchorAbi,
-      functionName: "getCommitment",
-      args: [uuidToBytes32(commitment.tenantId), uuidToBytes32(commitment.storeId), commitment.sequenceEnd],
-    }),
+  const [onChain, head] = await Promise.all([
+    readAnchoredCommitment(commitment, opts),
     opts.client.getBlockNumber({ cacheTime: 0 }),
   ]);
-  const onChain =
-    v.blockNumber === 0n
-      ? undefined
-      : {
-          sequenceStart: v.sequenceStart,
-          sequenceEnd: v.sequenceEnd,
-          merkleRoot: v.merkleRoot as Hex32,
-          prevStateRoot: v.prevStateRoot as Hex32,
-          newStateRoot: v.newStateRoot as Hex32,
-          blockNumber: v.blockNumber,
-        };
   const check = checkAnchor(commitment, onChain);
-  if (!check.valid) return check;
-  const depth = head >= v.blockNumber ? head - v.blockNumber + 1n : 0n;
-  return { valid: true, blockNumber: v.blockNumber, depth, final: depth >= BigInt(opts.confirmations ?? 1) };
+  if (!check.valid || onChain === undefined) return check as Exclude<AnchorCheck, { valid: true }>;
+  const depth = head >= onChain.blockNumber ? head - onChain.blockNumber + 1n : 0n;
+  return {
+    valid: true,
+    blockNumber: onChain.blockNumber,
+    depth,
+    final: depth >= BigInt(opts.confirmations ?? 1),
+  };
 }

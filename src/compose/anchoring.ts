@@ -1,7 +1,7 @@
 // Composition of anchoring (ves-protocol.md §7, §16.11): the chain clients, the contract adapter, the anchor store,
 // the leader lock and the worker, with its logs and metrics. ANCHOR_DEV_ANVIL starts a local anvil and deploys
 // the contract first (development only).
-import { writeSync } from "node:fs";
+import { writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
@@ -13,7 +13,7 @@ import { type AnchorWorker, type AnchorWorkerEvent, startAnchorWorker } from "..
 import type { AnchorConfig } from "../config.js";
 import type { Hex32 } from "../domain/anchor.js";
 import { DomainError } from "../domain/errors.js";
-import { ANVIL_DEV_KEY, type Anvil, startAnvil } from "../infra/eth/anvil.js";
+import { ANVIL_DEV_KEY, type Anvil, DEV_ANVIL_URL_FILE, startAnvil } from "../infra/eth/anvil.js";
 import { anchorChain, anchorPublicClient, anchorWalletClient } from "../infra/eth/chain.js";
 import { deployVesAnchor } from "../infra/eth/deployVesAnchor.js";
 import { createViemAnchorChain, redactRpcUrl } from "../infra/eth/viemAnchorChain.js";
@@ -91,6 +91,8 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
         nonce: 0n,
       }).toLowerCase() as Hex32;
     }
+    // Where the demo (src/cli/demo.ts) finds the chain to check anchors against (the port is a free one).
+    writeFileSync(path.resolve(deps.dataDir, DEV_ANVIL_URL_FILE), `${rpcUrl}\n`);
     log.warn(
       { rpcUrl, chainId, contractAddress, statePath },
       "ANCHOR_DEV_ANVIL: anchoring to a local anvil with its public dev key (development only)",

@@ -59,6 +59,8 @@ export const SERVICES: readonly DescService[] = [
 const RECEIPT_UPGRADES_MAX_PENDING = 65_536;
 // After a client half-closes its Append stream, pending receipt upgrades are waited for COMMIT_MAX_AGE_MS and this.
 const RECEIPT_UPGRADES_DRAIN_MS = 10_000;
+// How often an Append stream reads the anchor records of commitments awaiting their anchored upgrade.
+const ANCHORED_UPGRADES_POLL_MS = 500;
 
 export interface TransportParts {
   readonly config: Config;
@@ -137,6 +139,15 @@ export function createTransports(parts: TransportParts): Server {
               maxPending: RECEIPT_UPGRADES_MAX_PENDING,
               drainTimeoutMs: config.commitMaxAgeMs + RECEIPT_UPGRADES_DRAIN_MS,
               onUpgrade: (n) => metrics.receiptUpgrades.inc(n),
+              ...(parts.anchors === undefined
+                ? {}
+                : {
+                    anchors: {
+                      reader: parts.anchors,
+                      pollMs: ANCHORED_UPGRADES_POLL_MS,
+                      drainTimeoutMs: config.anchor?.upgradeDrainMs ?? RECEIPT_UPGRADES_DRAIN_MS,
+                    },
+                  }),
             },
             read: {
               reader: readSide.reader,

@@ -10,6 +10,9 @@ export const ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efc
 /** Anvil's default account #1. */
 export const ANVIL_DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d" as const;
 
+/** In DATA_DIR: the JSON-RPC URL of the ANCHOR_DEV_ANVIL chain (a free port), for local tools (npm run demo). */
+export const DEV_ANVIL_URL_FILE = "anvil-rpc-url";
+
 export interface Anvil {
   readonly url: string;
   readonly port: number;

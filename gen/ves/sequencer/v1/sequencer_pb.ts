@@ -10,7 +10,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Event, EventResult, SequencedEvent } from "./event_pb.js";
 import { file_ves_sequencer_v1_event } from "./event_pb.js";
-import type { ReceiptUpgrade } from "./proof_pb.js";
+import type { Commitment, ReceiptUpgrade } from "./proof_pb.js";
 import { file_ves_sequencer_v1_proof } from "./proof_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ves/sequencer/v1/sequencer.proto.
  */
 export const file_ves_sequencer_v1_sequencer: GenFile = /*@__PURE__*/
-  fileDesc("CiB2ZXMvc2VxdWVuY2VyL3YxL3NlcXVlbmNlci5wcm90bxIQdmVzLnNlcXVlbmNlci52MSKeAQoNQXBwZW5kUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50EhgKEHJlY2VpcHRfdXBncmFkZXMYAyABKAgSOAoMc3Vic2NyaXB0aW9uGAQgASgLMiIudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpYmVSZXF1ZXN0IoICCg5BcHBlbmRSZXNwb25zZRI1CgxiYXRjaF9yZXN1bHQYASABKAsyHS52ZXMuc2VxdWVuY2VyLnYxLkJhdGNoUmVzdWx0SAASOwoPcmVjZWlwdF91cGdyYWRlGAIgASgLMiAudmVzLnNlcXVlbmNlci52MS5SZWNlaXB0VXBncmFkZUgAEjYKBmV2ZW50cxgDIAEoCzIkLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaXB0aW9uRXZlbnRzSAASPAoJaGVhcnRiZWF0GAQgASgLMicudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpcHRpb25IZWFydGJlYXRIAEIGCgRraW5kIoACCgtCYXRjaFJlc3VsdBIQCghiYXRjaF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEAoIc3RvcmVfaWQYAyABKAkSLgoHcmVzdWx0cxgEIAMoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRSZXN1bHQSFQoNaGVhZF9zZXF1ZW5jZRgFIAEoBBIWCg5hY2NlcHRlZF9jb3VudBgGIAEoDRIWCg5yZXBsYXllZF9jb3VudBgHIAEoDRIWCg5yZWplY3RlZF9jb3VudBgIIAEoDRIrCgVlcnJvchgJIAEoCzIcLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hFcnJvciI6CgpCYXRjaEVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRINCgVmaWVsZBgDIAEoCSJPChJBcHBlbmRCYXRjaFJlcXVlc3QSEAoIYmF0Y2hfaWQYASABKAkSJwoGZXZlbnRzGAIgAygLMhcudmVzLnNlcXVlbmNlci52MS5FdmVudCJEChNBcHBlbmRCYXRjaFJlc3BvbnNlEi0KBnJlc3VsdBgBIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuQmF0Y2hSZXN1bHQiNQoOR2V0SGVhZFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHN0b3JlX2lkGAIgASgJIk0KD0dldEhlYWRSZXNwb25zZRIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkSFQoNaGVhZF9zZXF1ZW5jZRgDIAEoBCIZChdHZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdCLCAQoYR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlEhQKDHNlcXVlbmNlcl9pZBgBIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAIgASgJEjQKDHNpZ25pbmdfa2V5cxgDIAMoCzIeLnZlcy5zZXF1ZW5jZXIudjEuU2VxdWVuY2VyS2V5EigKBmxpbWl0cxgEIAEoCzIYLnZlcy5zZXF1ZW5jZXIudjEuTGltaXRzEhYKDnNlcnZlcl92ZXJzaW9uGAUgASgJIrgBCgxTZXF1ZW5jZXJLZXkSDgoGa2V5X2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAwSEQoJYWxnb3JpdGhtGAMgASgJEg8KB2N1cnJlbnQYBCABKAgSLgoKdmFsaWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ7CgZMaW1pdHMSHAoUbWF4X2V2ZW50c19wZXJfYmF0Y2gYASABKA0SGQoRbWF4X3BheWxvYWRfYnl0ZXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SHQoVbWF4X2luX2ZsaWdodF9iYXRjaGVzGAQgASgNImQKC0V2ZW50RmlsdGVyEhMKC2VudGl0eV90eXBlGAEgASgJEhEKCWVudGl0eV9pZBgCIAEoCRITCgtldmVudF90eXBlcxgDIAMoCRIYChBzb3VyY2VfYWdlbnRfaWRzGAQgAygJIo0BChFQdWxsRXZlbnRzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkSFQoNZnJvbV9zZXF1ZW5jZRgDIAEoBBINCgVsaW1pdBgEIAEoDRItCgZmaWx0ZXIYBSABKAsyHS52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50RmlsdGVyIoYBChJQdWxsRXZlbnRzUmVzcG9uc2USMAoGZXZlbnRzGAEgAygLMiAudmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZWRFdmVudBIVCg1uZXh0X3NlcXVlbmNlGAIgASgEEhAKCGhhc19tb3JlGAMgASgIEhUKDWhlYWRfc2VxdWVuY2UYBCABKAQiiwEKF0dldEVudGl0eUhpc3RvcnlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRITCgtlbnRpdHlfdHlwZRgDIAEoCRIRCgllbnRpdHlfaWQYBCABKAkSFAoMZnJvbV92ZXJzaW9uGAUgASgEEg0KBWxpbWl0GAYgASgNIo0BChhHZXRFbnRpdHlIaXN0b3J5UmVzcG9uc2USMAoGZXZlbnRzGAEgAygLMiAudmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZWRFdmVudBIXCg9jdXJyZW50X3ZlcnNpb24YAiABKAQSFAoMbmV4dF92ZXJzaW9uGAMgASgEEhAKCGhhc19tb3JlGAQgASgIIrsBChBTdWJzY3JpYmVSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRIVCg1mcm9tX3NlcXVlbmNlGAMgASgEEi0KBmZpbHRlchgEIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRGaWx0ZXISIgoVaGVhcnRiZWF0X2ludGVydmFsX21zGAUgASgNSACIAQFCGAoWX2hlYXJ0YmVhdF9pbnRlcnZhbF9tcyKRAQoRU3Vic2NyaWJlUmVzcG9uc2USNgoGZXZlbnRzGAEgASgLMiQudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpcHRpb25FdmVudHNIABI8CgloZWFydGJlYXQYAiABKAsyJy52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmlwdGlvbkhlYXJ0YmVhdEgAQgYKBGtpbmQiXQoSU3Vic2NyaXB0aW9uRXZlbnRzEjAKBmV2ZW50cxgBIAMoCzIgLnZlcy5zZXF1ZW5jZXIudjEuU2VxdWVuY2VkRXZlbnQSFQoNbmV4dF9zZXF1ZW5jZRgCIAEoBCJFChVTdWJzY3JpcHRpb25IZWFydGJlYXQSFQoNaGVhZF9zZXF1ZW5jZRgBIAEoBBIVCg1uZXh0X3NlcXVlbmNlGAIgASgEMpYFChBTZXF1ZW5jZXJTZXJ2aWNlEk8KBkFwcGVuZBIfLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVxdWVzdBogLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kUmVzcG9uc2UoATABEloKC0FwcGVuZEJhdGNoEiQudmVzLnNlcXVlbmNlci52MS5BcHBlbmRCYXRjaFJlcXVlc3QaJS52ZXMuc2VxdWVuY2VyLnYxLkFwcGVuZEJhdGNoUmVzcG9uc2USTgoHR2V0SGVhZBIgLnZlcy5zZXF1ZW5jZXIudjEuR2V0SGVhZFJlcXVlc3QaIS52ZXMuc2VxdWVuY2VyLnYxLkdldEhlYWRSZXNwb25zZRJpChBHZXRTZXF1ZW5jZXJJbmZvEikudmVzLnNlcXVlbmNlci52MS5HZXRTZXF1ZW5jZXJJbmZvUmVxdWVzdBoqLnZlcy5zZXF1ZW5jZXIudjEuR2V0U2VxdWVuY2VySW5mb1Jlc3BvbnNlElcKClB1bGxFdmVudHMSIy52ZXMuc2VxdWVuY2VyLnYxLlB1bGxFdmVudHNSZXF1ZXN0GiQudmVzLnNlcXVlbmNlci52MS5QdWxsRXZlbnRzUmVzcG9uc2USaQoQR2V0RW50aXR5SGlzdG9yeRIpLnZlcy5zZXF1ZW5jZXIudjEuR2V0RW50aXR5SGlzdG9yeVJlcXVlc3QaKi52ZXMuc2VxdWVuY2VyLnYxLkdldEVudGl0eUhpc3RvcnlSZXNwb25zZRJWCglTdWJzY3JpYmUSIi52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmliZVJlcXVlc3QaIy52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_ves_sequencer_v1_event, file_ves_sequencer_v1_proof]);
+  fileDesc("CiB2ZXMvc2VxdWVuY2VyL3YxL3NlcXVlbmNlci5wcm90bxIQdmVzLnNlcXVlbmNlci52MSK3AQoNQXBwZW5kUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50EhgKEHJlY2VpcHRfdXBncmFkZXMYAyABKAgSOAoMc3Vic2NyaXB0aW9uGAQgASgLMiIudmVzLnNlcXVlbmNlci52MS5TdWJzY3JpYmVSZXF1ZXN0EhcKD2FuY2hvcl91cGdyYWRlcxgFIAEoCCLBAgoOQXBwZW5kUmVzcG9uc2USNQoMYmF0Y2hfcmVzdWx0GAEgASgLMh0udmVzLnNlcXVlbmNlci52MS5CYXRjaFJlc3VsdEgAEjsKD3JlY2VpcHRfdXBncmFkZRgCIAEoCzIgLnZlcy5zZXF1ZW5jZXIudjEuUmVjZWlwdFVwZ3JhZGVIABI2CgZldmVudHMYAyABKAsyJC52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmlwdGlvbkV2ZW50c0gAEjwKCWhlYXJ0YmVhdBgEIAEoCzInLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaXB0aW9uSGVhcnRiZWF0SAASPQoQYW5jaG9yZWRfdXBncmFkZRgFIAEoCzIhLnZlcy5zZXF1ZW5jZXIudjEuQW5jaG9yZWRVcGdyYWRlSABCBgoEa2luZCLBAQoPQW5jaG9yZWRVcGdyYWRlEjAKCmNvbW1pdG1lbnQYASABKAsyHC52ZXMuc2VxdWVuY2VyLnYxLkNvbW1pdG1lbnQSEAoIY2hhaW5faWQYAiABKAQSGAoQY29udHJhY3RfYWRkcmVzcxgDIAEoDBIPCgd0eF9oYXNoGAQgASgMEhQKDGJsb2NrX251bWJlchgFIAEoBBISCgpibG9ja19oYXNoGAYgASgMEhUKDWNvbmZpcm1hdGlvbnMYByABKA0igAIKC0JhdGNoUmVzdWx0EhAKCGJhdGNoX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIQCghzdG9yZV9pZBgDIAEoCRIuCgdyZXN1bHRzGAQgAygLMh0udmVzLnNlcXVlbmNlci52MS5FdmVudFJlc3VsdBIVCg1oZWFkX3NlcXVlbmNlGAUgASgEEhYKDmFjY2VwdGVkX2NvdW50GAYgASgNEhYKDnJlcGxheWVkX2NvdW50GAcgASgNEhYKDnJlamVjdGVkX2NvdW50GAggASgNEisKBWVycm9yGAkgASgLMhwudmVzLnNlcXVlbmNlci52MS5CYXRjaEVycm9yIjoKCkJhdGNoRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBWZpZWxkGAMgASgJIk8KEkFwcGVuZEJhdGNoUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy52ZXMuc2VxdWVuY2VyLnYxLkV2ZW50IkQKE0FwcGVuZEJhdGNoUmVzcG9uc2USLQoGcmVzdWx0GAEgASgLMh0udmVzLnNlcXVlbmNlci52MS5CYXRjaFJlc3VsdCI1Cg5HZXRIZWFkUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIc3RvcmVfaWQYAiABKAkiTQoPR2V0SGVhZFJlc3BvbnNlEhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRIVCg1oZWFkX3NlcXVlbmNlGAMgASgEIhkKF0dldFNlcXVlbmNlckluZm9SZXF1ZXN0IsIBChhHZXRTZXF1ZW5jZXJJbmZvUmVzcG9uc2USFAoMc2VxdWVuY2VyX2lkGAEgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YAiABKAkSNAoMc2lnbmluZ19rZXlzGAMgAygLMh4udmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZXJLZXkSKAoGbGltaXRzGAQgASgLMhgudmVzLnNlcXVlbmNlci52MS5MaW1pdHMSFgoOc2VydmVyX3ZlcnNpb24YBSABKAkiuAEKDFNlcXVlbmNlcktleRIOCgZrZXlfaWQYASABKAkSEgoKcHVibGljX2tleRgCIAEoDBIRCglhbGdvcml0aG0YAyABKAkSDwoHY3VycmVudBgEIAEoCBIuCgp2YWxpZF9mcm9tGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInsKBkxpbWl0cxIcChRtYXhfZXZlbnRzX3Blcl9iYXRjaBgBIAEoDRIZChFtYXhfcGF5bG9hZF9ieXRlcxgCIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgDIAEoDRIdChVtYXhfaW5fZmxpZ2h0X2JhdGNoZXMYBCABKA0iZAoLRXZlbnRGaWx0ZXISEwoLZW50aXR5X3R5cGUYASABKAkSEQoJZW50aXR5X2lkGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEhgKEHNvdXJjZV9hZ2VudF9pZHMYBCADKAkijQEKEVB1bGxFdmVudHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghzdG9yZV9pZBgCIAEoCRIVCg1mcm9tX3NlcXVlbmNlGAMgASgEEg0KBWxpbWl0GAQgASgNEi0KBmZpbHRlchgFIAEoCzIdLnZlcy5zZXF1ZW5jZXIudjEuRXZlbnRGaWx0ZXIihgEKElB1bGxFdmVudHNSZXNwb25zZRIwCgZldmVudHMYASADKAsyIC52ZXMuc2VxdWVuY2VyLnYxLlNlcXVlbmNlZEV2ZW50EhUKDW5leHRfc2VxdWVuY2UYAiABKAQSEAoIaGFzX21vcmUYAyABKAgSFQoNaGVhZF9zZXF1ZW5jZRgEIAEoBCKLAQoXR2V0RW50aXR5SGlzdG9yeVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHN0b3JlX2lkGAIgASgJEhMKC2VudGl0eV90eXBlGAMgASgJEhEKCWVudGl0eV9pZBgEIAEoCRIUCgxmcm9tX3ZlcnNpb24YBSABKAQSDQoFbGltaXQYBiABKA0ijQEKGEdldEVudGl0eUhpc3RvcnlSZXNwb25zZRIwCgZldmVudHMYASADKAsyIC52ZXMuc2VxdWVuY2VyLnYxLlNlcXVlbmNlZEV2ZW50EhcKD2N1cnJlbnRfdmVyc2lvbhgCIAEoBBIUCgxuZXh0X3ZlcnNpb24YAyABKAQSEAoIaGFzX21vcmUYBCABKAgiuwEKEFN1YnNjcmliZVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHN0b3JlX2lkGAIgASgJEhUKDWZyb21fc2VxdWVuY2UYAyABKAQSLQoGZmlsdGVyGAQgASgLMh0udmVzLnNlcXVlbmNlci52MS5FdmVudEZpbHRlchIiChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBSABKA1IAIgBAUIYChZfaGVhcnRiZWF0X2ludGVydmFsX21zIpEBChFTdWJzY3JpYmVSZXNwb25zZRI2CgZldmVudHMYASABKAsyJC52ZXMuc2VxdWVuY2VyLnYxLlN1YnNjcmlwdGlvbkV2ZW50c0gAEjwKCWhlYXJ0YmVhdBgCIAEoCzInLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaXB0aW9uSGVhcnRiZWF0SABCBgoEa2luZCJdChJTdWJzY3JpcHRpb25FdmVudHMSMAoGZXZlbnRzGAEgAygLMiAudmVzLnNlcXVlbmNlci52MS5TZXF1ZW5jZWRFdmVudBIVCg1uZXh0X3NlcXVlbmNlGAIgASgEIkUKFVN1YnNjcmlwdGlvbkhlYXJ0YmVhdBIVCg1oZWFkX3NlcXVlbmNlGAEgASgEEhUKDW5leHRfc2VxdWVuY2UYAiABKAQylgUKEFNlcXVlbmNlclNlcnZpY2USTwoGQXBwZW5kEh8udmVzLnNlcXVlbmNlci52MS5BcHBlbmRSZXF1ZXN0GiAudmVzLnNlcXVlbmNlci52MS5BcHBlbmRSZXNwb25zZSgBMAESWgoLQXBwZW5kQmF0Y2gSJC52ZXMuc2VxdWVuY2VyLnYxLkFwcGVuZEJhdGNoUmVxdWVzdBolLnZlcy5zZXF1ZW5jZXIudjEuQXBwZW5kQmF0Y2hSZXNwb25zZRJOCgdHZXRIZWFkEiAudmVzLnNlcXVlbmNlci52MS5HZXRIZWFkUmVxdWVzdBohLnZlcy5zZXF1ZW5jZXIudjEuR2V0SGVhZFJlc3BvbnNlEmkKEEdldFNlcXVlbmNlckluZm8SKS52ZXMuc2VxdWVuY2VyLnYxLkdldFNlcXVlbmNlckluZm9SZXF1ZXN0GioudmVzLnNlcXVlbmNlci52MS5HZXRTZXF1ZW5jZXJJbmZvUmVzcG9uc2USVwoKUHVsbEV2ZW50cxIjLnZlcy5zZXF1ZW5jZXIudjEuUHVsbEV2ZW50c1JlcXVlc3QaJC52ZXMuc2VxdWVuY2VyLnYxLlB1bGxFdmVudHNSZXNwb25zZRJpChBHZXRFbnRpdHlIaXN0b3J5EikudmVzLnNlcXVlbmNlci52MS5HZXRFbnRpdHlIaXN0b3J5UmVxdWVzdBoqLnZlcy5zZXF1ZW5jZXIudjEuR2V0RW50aXR5SGlzdG9yeVJlc3BvbnNlElYKCVN1YnNjcmliZRIiLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaWJlUmVxdWVzdBojLnZlcy5zZXF1ZW5jZXIudjEuU3Vic2NyaWJlUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_ves_sequencer_v1_event, file_ves_sequencer_v1_proof]);
 
 /**
  * One batch on the Append stream.
@@ -59,6 +59,19 @@ export type AppendRequest = Message<"ves.sequencer.v1.AppendRequest"> & {
    * @generated from field: ves.sequencer.v1.SubscribeRequest subscription = 4;
    */
   subscription?: SubscribeRequest | undefined;
+
+  /**
+   * Opts the stream in for anchored upgrades too (implies receipt_upgrades), from this request on: when the
+   * commitment that sealed an event is anchored on the server's chain and final (ANCHOR_CONFIRMATIONS deep),
+   * the server pushes an AnchoredUpgrade after the event's ReceiptUpgrade. Ignored when the server does not
+   * anchor (AnchorService answers FAILED_PRECONDITION there); nothing anchored is then sent. Drain: after the
+   * client half-closes, the server keeps the stream open until every pending sealed and anchored upgrade is
+   * sent, bounded by ANCHOR_UPGRADE_DRAIN_MS (anchoring takes seconds to minutes); without this flag anchored
+   * upgrades are never waited for. Late ones can be read with AnchorService.GetAnchorStatus.
+   *
+   * @generated from field: bool anchor_upgrades = 5;
+   */
+  anchorUpgrades: boolean;
 };
 
 /**
@@ -109,6 +122,14 @@ export type AppendResponse = Message<"ves.sequencer.v1.AppendResponse"> & {
      */
     value: SubscriptionHeartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * A commitment that sealed events of this stream is anchored and final (see AppendRequest.anchor_upgrades).
+     *
+     * @generated from field: ves.sequencer.v1.AnchoredUpgrade anchored_upgrade = 5;
+     */
+    value: AnchoredUpgrade;
+    case: "anchoredUpgrade";
   } | { case: undefined; value?: undefined };
 };
 
@@ -118,6 +139,67 @@ export type AppendResponse = Message<"ves.sequencer.v1.AppendResponse"> & {
  */
 export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
   messageDesc(file_ves_sequencer_v1_sequencer, 1);
+
+/**
+ * The anchor of one commitment on the EVM chain the server anchors to (contracts/VesAnchor.sol): every event
+ * the commitment covers (sequence_start..sequence_end) is provable down to this block. Check it without
+ * trusting the server with the SDK's verifyAnchor (reads the contract) or verifyReceipt's anchor option.
+ *
+ * @generated from message ves.sequencer.v1.AnchoredUpgrade
+ */
+export type AnchoredUpgrade = Message<"ves.sequencer.v1.AnchoredUpgrade"> & {
+  /**
+   * The anchored commitment (its id, range and roots; the same as in the events' ReceiptUpgrade).
+   *
+   * @generated from field: ves.sequencer.v1.Commitment commitment = 1;
+   */
+  commitment?: Commitment | undefined;
+
+  /**
+   * @generated from field: uint64 chain_id = 2;
+   */
+  chainId: bigint;
+
+  /**
+   * The VesAnchor contract, 20 bytes.
+   *
+   * @generated from field: bytes contract_address = 3;
+   */
+  contractAddress: Uint8Array;
+
+  /**
+   * The anchoring transaction, 32 bytes.
+   *
+   * @generated from field: bytes tx_hash = 4;
+   */
+  txHash: Uint8Array;
+
+  /**
+   * @generated from field: uint64 block_number = 5;
+   */
+  blockNumber: bigint;
+
+  /**
+   * 32 bytes.
+   *
+   * @generated from field: bytes block_hash = 6;
+   */
+  blockHash: Uint8Array;
+
+  /**
+   * The depth (blocks, the anchor's own included) at which the server counts an anchor final.
+   *
+   * @generated from field: uint32 confirmations = 7;
+   */
+  confirmations: number;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.AnchoredUpgrade.
+ * Use `create(AnchoredUpgradeSchema)` to create a new message.
+ */
+export const AnchoredUpgradeSchema: GenMessage<AnchoredUpgrade> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_sequencer, 2);
 
 /**
  * The outcome of one batch: per event in request order, a receipt or a rejection.
@@ -186,7 +268,7 @@ export type BatchResult = Message<"ves.sequencer.v1.BatchResult"> & {
  * Use `create(BatchResultSchema)` to create a new message.
  */
 export const BatchResultSchema: GenMessage<BatchResult> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 2);
+  messageDesc(file_ves_sequencer_v1_sequencer, 3);
 
 /**
  * Why a whole batch was refused on the Append stream (AppendBatch answers with an RPC error instead).
@@ -219,7 +301,7 @@ export type BatchError = Message<"ves.sequencer.v1.BatchError"> & {
  * Use `create(BatchErrorSchema)` to create a new message.
  */
 export const BatchErrorSchema: GenMessage<BatchError> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 3);
+  messageDesc(file_ves_sequencer_v1_sequencer, 4);
 
 /**
  * @generated from message ves.sequencer.v1.AppendBatchRequest
@@ -245,7 +327,7 @@ export type AppendBatchRequest = Message<"ves.sequencer.v1.AppendBatchRequest"> 
  * Use `create(AppendBatchRequestSchema)` to create a new message.
  */
 export const AppendBatchRequestSchema: GenMessage<AppendBatchRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 4);
+  messageDesc(file_ves_sequencer_v1_sequencer, 5);
 
 /**
  * @generated from message ves.sequencer.v1.AppendBatchResponse
@@ -262,7 +344,7 @@ export type AppendBatchResponse = Message<"ves.sequencer.v1.AppendBatchResponse"
  * Use `create(AppendBatchResponseSchema)` to create a new message.
  */
 export const AppendBatchResponseSchema: GenMessage<AppendBatchResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 5);
+  messageDesc(file_ves_sequencer_v1_sequencer, 6);
 
 /**
  * @generated from message ves.sequencer.v1.GetHeadRequest
@@ -284,7 +366,7 @@ export type GetHeadRequest = Message<"ves.sequencer.v1.GetHeadRequest"> & {
  * Use `create(GetHeadRequestSchema)` to create a new message.
  */
 export const GetHeadRequestSchema: GenMessage<GetHeadRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 6);
+  messageDesc(file_ves_sequencer_v1_sequencer, 7);
 
 /**
  * @generated from message ves.sequencer.v1.GetHeadResponse
@@ -313,7 +395,7 @@ export type GetHeadResponse = Message<"ves.sequencer.v1.GetHeadResponse"> & {
  * Use `create(GetHeadResponseSchema)` to create a new message.
  */
 export const GetHeadResponseSchema: GenMessage<GetHeadResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 7);
+  messageDesc(file_ves_sequencer_v1_sequencer, 8);
 
 /**
  * @generated from message ves.sequencer.v1.GetSequencerInfoRequest
@@ -326,7 +408,7 @@ export type GetSequencerInfoRequest = Message<"ves.sequencer.v1.GetSequencerInfo
  * Use `create(GetSequencerInfoRequestSchema)` to create a new message.
  */
 export const GetSequencerInfoRequestSchema: GenMessage<GetSequencerInfoRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 8);
+  messageDesc(file_ves_sequencer_v1_sequencer, 9);
 
 /**
  * @generated from message ves.sequencer.v1.GetSequencerInfoResponse
@@ -369,7 +451,7 @@ export type GetSequencerInfoResponse = Message<"ves.sequencer.v1.GetSequencerInf
  * Use `create(GetSequencerInfoResponseSchema)` to create a new message.
  */
 export const GetSequencerInfoResponseSchema: GenMessage<GetSequencerInfoResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 9);
+  messageDesc(file_ves_sequencer_v1_sequencer, 10);
 
 /**
  * A receipt-signing key of the sequencer.
@@ -424,7 +506,7 @@ export type SequencerKey = Message<"ves.sequencer.v1.SequencerKey"> & {
  * Use `create(SequencerKeySchema)` to create a new message.
  */
 export const SequencerKeySchema: GenMessage<SequencerKey> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 10);
+  messageDesc(file_ves_sequencer_v1_sequencer, 11);
 
 /**
  * Limits the server enforces.
@@ -458,7 +540,7 @@ export type Limits = Message<"ves.sequencer.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 11);
+  messageDesc(file_ves_sequencer_v1_sequencer, 12);
 
 /**
  * Narrows a read to matching events. Every set condition must hold; an empty filter matches every event.
@@ -500,7 +582,7 @@ export type EventFilter = Message<"ves.sequencer.v1.EventFilter"> & {
  * Use `create(EventFilterSchema)` to create a new message.
  */
 export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 12);
+  messageDesc(file_ves_sequencer_v1_sequencer, 13);
 
 /**
  * @generated from message ves.sequencer.v1.PullEventsRequest
@@ -541,7 +623,7 @@ export type PullEventsRequest = Message<"ves.sequencer.v1.PullEventsRequest"> & 
  * Use `create(PullEventsRequestSchema)` to create a new message.
  */
 export const PullEventsRequestSchema: GenMessage<PullEventsRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 13);
+  messageDesc(file_ves_sequencer_v1_sequencer, 14);
 
 /**
  * @generated from message ves.sequencer.v1.PullEventsResponse
@@ -581,7 +663,7 @@ export type PullEventsResponse = Message<"ves.sequencer.v1.PullEventsResponse"> 
  * Use `create(PullEventsResponseSchema)` to create a new message.
  */
 export const PullEventsResponseSchema: GenMessage<PullEventsResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 14);
+  messageDesc(file_ves_sequencer_v1_sequencer, 15);
 
 /**
  * @generated from message ves.sequencer.v1.GetEntityHistoryRequest
@@ -632,7 +714,7 @@ export type GetEntityHistoryRequest = Message<"ves.sequencer.v1.GetEntityHistory
  * Use `create(GetEntityHistoryRequestSchema)` to create a new message.
  */
 export const GetEntityHistoryRequestSchema: GenMessage<GetEntityHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 15);
+  messageDesc(file_ves_sequencer_v1_sequencer, 16);
 
 /**
  * @generated from message ves.sequencer.v1.GetEntityHistoryResponse
@@ -670,7 +752,7 @@ export type GetEntityHistoryResponse = Message<"ves.sequencer.v1.GetEntityHistor
  * Use `create(GetEntityHistoryResponseSchema)` to create a new message.
  */
 export const GetEntityHistoryResponseSchema: GenMessage<GetEntityHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 16);
+  messageDesc(file_ves_sequencer_v1_sequencer, 17);
 
 /**
  * @generated from message ves.sequencer.v1.SubscribeRequest
@@ -714,7 +796,7 @@ export type SubscribeRequest = Message<"ves.sequencer.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 17);
+  messageDesc(file_ves_sequencer_v1_sequencer, 18);
 
 /**
  * @generated from message ves.sequencer.v1.SubscribeResponse
@@ -743,7 +825,7 @@ export type SubscribeResponse = Message<"ves.sequencer.v1.SubscribeResponse"> & 
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 18);
+  messageDesc(file_ves_sequencer_v1_sequencer, 19);
 
 /**
  * Events that continue exactly where the previous message of the subscription stopped.
@@ -771,7 +853,7 @@ export type SubscriptionEvents = Message<"ves.sequencer.v1.SubscriptionEvents"> 
  * Use `create(SubscriptionEventsSchema)` to create a new message.
  */
 export const SubscriptionEventsSchema: GenMessage<SubscriptionEvents> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 19);
+  messageDesc(file_ves_sequencer_v1_sequencer, 20);
 
 /**
  * Sent when the subscription was quiet for the heartbeat interval: the connection is alive.
@@ -799,7 +881,7 @@ export type SubscriptionHeartbeat = Message<"ves.sequencer.v1.SubscriptionHeartb
  * Use `create(SubscriptionHeartbeatSchema)` to create a new message.
  */
 export const SubscriptionHeartbeatSchema: GenMessage<SubscriptionHeartbeat> = /*@__PURE__*/
-  messageDesc(file_ves_sequencer_v1_sequencer, 20);
+  messageDesc(file_ves_sequencer_v1_sequencer, 21);
 
 /**
  * Sequences signed VES events per (tenant, store) stream and answers with signed receipts.
