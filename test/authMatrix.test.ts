@@ -147,6 +147,19 @@ const SAMPLES: Record<string, () => unknown> = {
     };
   },
   "/ves.sequencer.v1.KeyRegistryService/ListKeyAuditLog": () => ({ tenantId: T }),
+  "/ves.sequencer.v1.KeyRegistryService/RegisterEncryptionKey": () => ({
+    tenantId: T,
+    agentId: agent.agentId,
+    recipientKid: 7,
+    publicKey: new Uint8Array(32).fill(9),
+  }),
+  "/ves.sequencer.v1.KeyRegistryService/ListEncryptionKeys": () => ({ tenantId: T, agentId: agent.agentId }),
+  "/ves.sequencer.v1.KeyRegistryService/RevokeEncryptionKey": () => ({
+    tenantId: T,
+    agentId: agent.agentId,
+    recipientKid: 7,
+    reason: "matrix",
+  }),
   "/ves.sequencer.v1.ApiKeyService/CreateApiKey": () => ({
     tenantId: T,
     name: "matrix",

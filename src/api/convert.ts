@@ -19,6 +19,8 @@ import {
 import {
   type AgentKey,
   AgentKeySchema,
+  type EncryptionKey,
+  EncryptionKeySchema,
   type KeyAuditEntry,
   KeyAuditEntrySchema,
   KeyStatus,
@@ -28,6 +30,7 @@ import type { BatchOutcome } from "../app/appendBatch.js";
 import type { AgentKey as DomainAgentKey, KeyStatus as DomainKeyStatus } from "../domain/agentKey.js";
 import type { ApiKey as DomainApiKey } from "../domain/apiKey.js";
 import type { AuditEntry } from "../domain/auditLog.js";
+import type { EncryptionKey as DomainEncryptionKey } from "../domain/encryptionKey.js";
 import type { Receipt as DomainReceipt, EventInput, StoredEvent } from "../domain/event.js";
 import type { Permission as DomainPermission } from "../domain/principal.js";
 import type {
@@ -233,6 +236,22 @@ export function agentKeyToProto(k: DomainAgentKey, status: DomainKeyStatus): Age
     tenantId: k.tenantId,
     agentId: k.agentId,
     keyId: k.keyId,
+    publicKey: k.publicKey,
+    algorithm: k.algorithm,
+    status: KEY_STATUSES[status],
+    validFrom: timestampFromDate(k.validFrom),
+    validTo: k.validTo === undefined ? undefined : timestampFromDate(k.validTo),
+    revokedAt: k.revokedAt === undefined ? undefined : timestampFromDate(k.revokedAt),
+    revocationReason: k.revocationReason ?? "",
+    createdAt: timestampFromDate(k.createdAt),
+  });
+}
+
+export function encryptionKeyToProto(k: DomainEncryptionKey, status: DomainKeyStatus): EncryptionKey {
+  return create(EncryptionKeySchema, {
+    tenantId: k.tenantId,
+    agentId: k.agentId,
+    recipientKid: k.recipientKid,
     publicKey: k.publicKey,
     algorithm: k.algorithm,
     status: KEY_STATUSES[status],

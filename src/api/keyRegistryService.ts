@@ -3,14 +3,20 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
 import { type AgentKeyDeps, listAgentKeys, registerAgentKey, revokeAgentKey } from "../app/agentKeys.js";
+import {
+  type EncryptionKeyDeps,
+  listEncryptionKeys,
+  registerEncryptionKey,
+  revokeEncryptionKey,
+} from "../app/encryptionKeys.js";
 import { listKeyAuditLog } from "../app/listKeyAuditLog.js";
 import type { AuditLogReader } from "../app/ports.js";
 import { rotateAgentKey } from "../app/rotateAgentKey.js";
 import { keyStatusAt } from "../domain/agentKey.js";
 import { actorOf } from "./context.js";
-import { agentKeyToProto, auditEntryToProto, optionalDate } from "./convert.js";
+import { agentKeyToProto, auditEntryToProto, encryptionKeyToProto, optionalDate } from "./convert.js";
 
-export interface KeyRegistryServiceDeps extends AgentKeyDeps {
+export interface KeyRegistryServiceDeps extends AgentKeyDeps, EncryptionKeyDeps {
   readonly audit: AuditLogReader;
 }
 
@@ -73,6 +79,37 @@ export function createKeyRegistryService(
     async listKeyAuditLog(req) {
       const entries = await listKeyAuditLog(deps.audit, req.tenantId, req.afterSeq, req.limit);
       return { entries: entries.map(auditEntryToProto) };
+    },
+
+    async registerEncryptionKey(req, ctx) {
+      const key = await registerEncryptionKey(deps, {
+        tenantId: req.tenantId,
+        agentId: req.agentId,
+        recipientKid: req.recipientKid,
+        publicKey: req.publicKey,
+        validFrom: optionalDate(req.validFrom),
+        validTo: optionalDate(req.validTo),
+        actor: actorOf(ctx.values),
+      });
+      return { key: encryptionKeyToProto(key, keyStatusAt(key, deps.clock.now())) };
+    },
+
+    async listEncryptionKeys(req) {
+      const keys = await listEncryptionKeys(deps, req.tenantId, req.agentId, req.includeRevoked);
+      const now = deps.clock.now();
+      return { keys: keys.map((k) => encryptionKeyToProto(k, keyStatusAt(k, now))) };
+    },
+
+    async revokeEncryptionKey(req, ctx) {
+      const key = await revokeEncryptionKey(
+        deps,
+        req.tenantId,
+        req.agentId,
+        req.recipientKid,
+        req.reason,
+        actorOf(ctx.values),
+      );
+      return { key: encryptionKeyToProto(key, keyStatusAt(key, deps.clock.now())) };
     },
   };
 }

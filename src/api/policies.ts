@@ -138,6 +138,21 @@ export const POLICIES: readonly Policy[] = [
     everyStore,
     agent("agent_id", m.agentId),
   ]),
+  // Encryption (recipient) keys: the agent itself publishes and revokes its own (a write credential bound to that
+  // agent, or one bound to no agent, e.g. the tenant's admin). Like signing keys, they serve every store of the
+  // tenant, so a credential limited to particular stores may not change them. Any reader of the tenant may look
+  // them up: senders of every agent need their recipients' public keys.
+  rpc(K.registerEncryptionKey, "write", (m) => [
+    tenant("tenant_id", m.tenantId),
+    everyStore,
+    agent("agent_id", m.agentId),
+  ]),
+  rpc(K.listEncryptionKeys, "read", (m) => [tenant("tenant_id", m.tenantId)]),
+  rpc(K.revokeEncryptionKey, "write", (m) => [
+    tenant("tenant_id", m.tenantId),
+    everyStore,
+    agent("agent_id", m.agentId),
+  ]),
   rpc(K.listKeyAuditLog, "admin", (m) => tenantWide("tenant_id", m.tenantId)),
 
   // A key can only be created within the creator's own bounds: its stores and agent, or all if unbounded.

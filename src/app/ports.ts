@@ -7,6 +7,7 @@ import type { AuditEntry, AuditRecord } from "../domain/auditLog.js";
 import type { ChainTip } from "../domain/buildCommitment.js";
 import type { Commitment, LeafInput, StateLink } from "../domain/commitment.js";
 import type { ExistingEvent, VerifiedEvent } from "../domain/decideBatch.js";
+import type { EncryptionKey } from "../domain/encryptionKey.js";
 import type { CheckedEvent, Receipt, StoredEvent, StreamKey } from "../domain/event.js";
 import type { EventFilter } from "../domain/eventFilter.js";
 import type { Limits } from "../domain/limits.js";
@@ -341,4 +342,25 @@ export interface CommitListener {
 /** Wake-ups for readers: heads committed by any instance through any transport. Never the source of truth. */
 export interface CommitFeed {
   start(listener: CommitListener): Promise<{ stop(): Promise<void> }>;
+}
+
+/** Agents' X25519 encryption keys; every change is written with its audit entry in one transaction. */
+export interface EncryptionKeyStore {
+  /**
+   * Inserts the key `build` makes from the database's time. Throws DomainError("already_exists") when the
+   * (tenant, recipient kid) is taken.
+   */
+  insert(build: (now: Date) => { key: EncryptionKey; audit: AuditRecord }): Promise<EncryptionKey>;
+  list(tenantId: string, agentId: string | undefined): Promise<EncryptionKey[]>;
+  /**
+   * Sets revoked_at (once) to the database's time and returns the key; undefined when the agent has no such
+   * key. The audit entry is written only when this call revoked it.
+   */
+  revoke(
+    tenantId: string,
+    agentId: string,
+    recipientKid: number,
+    reason: string,
+    audit: (revokedAt: Date) => AuditRecord,
+  ): Promise<EncryptionKey | undefined>;
 }

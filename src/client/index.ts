@@ -48,6 +48,7 @@ export {
   type PayloadRecipient,
   VES_ENC_1_HPKE,
 } from "./encryptPayload.js";
+export { lookupRecipients } from "./lookupRecipients.js";
 export { proofOfPossession } from "./proofOfPossession.js";
 export { signEncryptedEvent } from "./signEncryptedEvent.js";
 export {

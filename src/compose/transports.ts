@@ -33,6 +33,7 @@ import { nativeSha256 } from "../crypto/native.js";
 import { createPgAgentKeyStore } from "../infra/pg/pgAgentKeyStore.js";
 import { createPgApiKeyStore } from "../infra/pg/pgApiKeyStore.js";
 import { createPgAuditLogReader } from "../infra/pg/pgAuditLog.js";
+import { createPgEncryptionKeyStore } from "../infra/pg/pgEncryptionKeyStore.js";
 import type { createSequencerKeyList } from "../infra/pg/pgSequencerKeys.js";
 import type { Auth } from "./auth.js";
 import type { Commitments } from "./commitments.js";
@@ -167,6 +168,7 @@ export function createTransports(parts: TransportParts): Server {
           KeyRegistryService,
           createKeyRegistryService({
             store: createPgAgentKeyStore(sql, nativeSha256),
+            encryptionKeys: createPgEncryptionKeyStore(sql, nativeSha256),
             audit: createPgAuditLogReader(sql),
             clock,
             sha256: nativeSha256,

@@ -10,7 +10,9 @@ export type AuditAction =
   | "agent_key.rotated"
   | "agent_key.revoked"
   | "api_key.created"
-  | "api_key.revoked";
+  | "api_key.revoked"
+  | "encryption_key.registered"
+  | "encryption_key.revoked";
 
 /** What a use case records; the log assigns seq and the chain. */
 export interface AuditRecord {

@@ -75,6 +75,8 @@ export async function rowCounts(sql: postgres.Sql): Promise<Record<string, numbe
            (select count(*) from agent_keys where valid_to is not null) as bounded_agent_keys,
            (select count(*) from api_keys) as api_keys,
            (select count(*) from api_keys where revoked_at is not null) as revoked_api_keys,
+           (select count(*) from encryption_keys) as encryption_keys,
+           (select count(*) from encryption_keys where revoked_at is not null) as revoked_encryption_keys,
            (select count(*) from key_audit_log) as key_audit_log`;
   return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
 }

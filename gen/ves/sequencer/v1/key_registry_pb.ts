@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ves/sequencer/v1/key_registry.proto.
  */
 export const file_ves_sequencer_v1_key_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiN2ZXMvc2VxdWVuY2VyL3YxL2tleV9yZWdpc3RyeS5wcm90bxIQdmVzLnNlcXVlbmNlci52MSLsAgoIQWdlbnRLZXkSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRISCgpwdWJsaWNfa2V5GAQgASgMEhEKCWFsZ29yaXRobRgFIAEoCRIrCgZzdGF0dXMYBiABKA4yGy52ZXMuc2VxdWVuY2VyLnYxLktleVN0YXR1cxIuCgp2YWxpZF9mcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgh2YWxpZF90bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcmV2b2NhdGlvbl9yZWFzb24YCiABKAkSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3QEKF1JlZ2lzdGVyQWdlbnRLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIOCgZrZXlfaWQYAyABKA0SEgoKcHVibGljX2tleRgEIAEoDBIbChNwcm9vZl9vZl9wb3NzZXNzaW9uGAUgASgMEi4KCnZhbGlkX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCHZhbGlkX3RvGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChhSZWdpc3RlckFnZW50S2V5UmVzcG9uc2USJwoDa2V5GAEgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJUChRMaXN0QWdlbnRLZXlzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAMgASgIIkEKFUxpc3RBZ2VudEtleXNSZXNwb25zZRIoCgRrZXlzGAEgAygLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJcChVSZXZva2VBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRIOCgZyZWFzb24YBCABKAkiQQoWUmV2b2tlQWdlbnRLZXlSZXNwb25zZRInCgNrZXkYASABKAsyGi52ZXMuc2VxdWVuY2VyLnYxLkFnZW50S2V5IrECChVSb3RhdGVBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRISCgpuZXdfa2V5X2lkGAQgASgNEhYKDm5ld19wdWJsaWNfa2V5GAUgASgMEh8KF25ld19wcm9vZl9vZl9wb3NzZXNzaW9uGAYgASgMEjIKDm5ld192YWxpZF9mcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxuZXdfdmFsaWRfdG8YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDG9sZF92YWxpZF90bxgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoWUm90YXRlQWdlbnRLZXlSZXNwb25zZRIrCgdvbGRfa2V5GAEgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleRIrCgduZXdfa2V5GAIgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJNChZMaXN0S2V5QXVkaXRMb2dSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDQoFbGltaXQYAyABKA0iSwoXTGlzdEtleUF1ZGl0TG9nUmVzcG9uc2USMAoHZW50cmllcxgBIAMoCzIfLnZlcy5zZXF1ZW5jZXIudjEuS2V5QXVkaXRFbnRyeSK5AQoNS2V5QXVkaXRFbnRyeRIRCgl0ZW5hbnRfaWQYASABKAkSCwoDc2VxGAIgASgEEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgEIAEoCRIOCgZhY3Rpb24YBSABKAkSDwoHc3ViamVjdBgGIAEoCRIPCgdjb250ZW50GAcgASgJEhEKCXByZXZfaGFzaBgIIAEoDBIMCgRoYXNoGAkgASgMKowBCglLZXlTdGF0dXMSGgoWS0VZX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEUtFWV9TVEFUVVNfQUNUSVZFEAESFgoSS0VZX1NUQVRVU19SRVZPS0VEEAISHAoYS0VZX1NUQVRVU19OT1RfWUVUX1ZBTElEEAMSFgoSS0VZX1NUQVRVU19FWFBJUkVEEAQykwQKEktleVJlZ2lzdHJ5U2VydmljZRJpChBSZWdpc3RlckFnZW50S2V5EikudmVzLnNlcXVlbmNlci52MS5SZWdpc3RlckFnZW50S2V5UmVxdWVzdBoqLnZlcy5zZXF1ZW5jZXIudjEuUmVnaXN0ZXJBZ2VudEtleVJlc3BvbnNlEmAKDUxpc3RBZ2VudEtleXMSJi52ZXMuc2VxdWVuY2VyLnYxLkxpc3RBZ2VudEtleXNSZXF1ZXN0GicudmVzLnNlcXVlbmNlci52MS5MaXN0QWdlbnRLZXlzUmVzcG9uc2USYwoOUmV2b2tlQWdlbnRLZXkSJy52ZXMuc2VxdWVuY2VyLnYxLlJldm9rZUFnZW50S2V5UmVxdWVzdBooLnZlcy5zZXF1ZW5jZXIudjEuUmV2b2tlQWdlbnRLZXlSZXNwb25zZRJjCg5Sb3RhdGVBZ2VudEtleRInLnZlcy5zZXF1ZW5jZXIudjEuUm90YXRlQWdlbnRLZXlSZXF1ZXN0GigudmVzLnNlcXVlbmNlci52MS5Sb3RhdGVBZ2VudEtleVJlc3BvbnNlEmYKD0xpc3RLZXlBdWRpdExvZxIoLnZlcy5zZXF1ZW5jZXIudjEuTGlzdEtleUF1ZGl0TG9nUmVxdWVzdBopLnZlcy5zZXF1ZW5jZXIudjEuTGlzdEtleUF1ZGl0TG9nUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiN2ZXMvc2VxdWVuY2VyL3YxL2tleV9yZWdpc3RyeS5wcm90bxIQdmVzLnNlcXVlbmNlci52MSLsAgoIQWdlbnRLZXkSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRISCgpwdWJsaWNfa2V5GAQgASgMEhEKCWFsZ29yaXRobRgFIAEoCRIrCgZzdGF0dXMYBiABKA4yGy52ZXMuc2VxdWVuY2VyLnYxLktleVN0YXR1cxIuCgp2YWxpZF9mcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgh2YWxpZF90bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcmV2b2NhdGlvbl9yZWFzb24YCiABKAkSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3QEKF1JlZ2lzdGVyQWdlbnRLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIOCgZrZXlfaWQYAyABKA0SEgoKcHVibGljX2tleRgEIAEoDBIbChNwcm9vZl9vZl9wb3NzZXNzaW9uGAUgASgMEi4KCnZhbGlkX2Zyb20YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCHZhbGlkX3RvGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChhSZWdpc3RlckFnZW50S2V5UmVzcG9uc2USJwoDa2V5GAEgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJUChRMaXN0QWdlbnRLZXlzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAMgASgIIkEKFUxpc3RBZ2VudEtleXNSZXNwb25zZRIoCgRrZXlzGAEgAygLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJcChVSZXZva2VBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRIOCgZyZWFzb24YBCABKAkiQQoWUmV2b2tlQWdlbnRLZXlSZXNwb25zZRInCgNrZXkYASABKAsyGi52ZXMuc2VxdWVuY2VyLnYxLkFnZW50S2V5IrECChVSb3RhdGVBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmtleV9pZBgDIAEoDRISCgpuZXdfa2V5X2lkGAQgASgNEhYKDm5ld19wdWJsaWNfa2V5GAUgASgMEh8KF25ld19wcm9vZl9vZl9wb3NzZXNzaW9uGAYgASgMEjIKDm5ld192YWxpZF9mcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxuZXdfdmFsaWRfdG8YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDG9sZF92YWxpZF90bxgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoWUm90YXRlQWdlbnRLZXlSZXNwb25zZRIrCgdvbGRfa2V5GAEgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleRIrCgduZXdfa2V5GAIgASgLMhoudmVzLnNlcXVlbmNlci52MS5BZ2VudEtleSJNChZMaXN0S2V5QXVkaXRMb2dSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQSDQoFbGltaXQYAyABKA0iSwoXTGlzdEtleUF1ZGl0TG9nUmVzcG9uc2USMAoHZW50cmllcxgBIAMoCzIfLnZlcy5zZXF1ZW5jZXIudjEuS2V5QXVkaXRFbnRyeSK5AQoNS2V5QXVkaXRFbnRyeRIRCgl0ZW5hbnRfaWQYASABKAkSCwoDc2VxGAIgASgEEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgEIAEoCRIOCgZhY3Rpb24YBSABKAkSDwoHc3ViamVjdBgGIAEoCRIPCgdjb250ZW50GAcgASgJEhEKCXByZXZfaGFzaBgIIAEoDBIMCgRoYXNoGAkgASgMIvgCCg1FbmNyeXB0aW9uS2V5EhEKCXRlbmFudF9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1yZWNpcGllbnRfa2lkGAMgASgNEhIKCnB1YmxpY19rZXkYBCABKAwSEQoJYWxnb3JpdGhtGAUgASgJEisKBnN0YXR1cxgGIAEoDjIbLnZlcy5zZXF1ZW5jZXIudjEuS2V5U3RhdHVzEi4KCnZhbGlkX2Zyb20YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCHZhbGlkX3RvGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFyZXZvY2F0aW9uX3JlYXNvbhgKIAEoCRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLMAQocUmVnaXN0ZXJFbmNyeXB0aW9uS2V5UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFQoNcmVjaXBpZW50X2tpZBgDIAEoDRISCgpwdWJsaWNfa2V5GAQgASgMEi4KCnZhbGlkX2Zyb20YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCHZhbGlkX3RvGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNCh1SZWdpc3RlckVuY3J5cHRpb25LZXlSZXNwb25zZRIsCgNrZXkYASABKAsyHy52ZXMuc2VxdWVuY2VyLnYxLkVuY3J5cHRpb25LZXkiWQoZTGlzdEVuY3J5cHRpb25LZXlzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAMgASgIIksKGkxpc3RFbmNyeXB0aW9uS2V5c1Jlc3BvbnNlEi0KBGtleXMYASADKAsyHy52ZXMuc2VxdWVuY2VyLnYxLkVuY3J5cHRpb25LZXkiaAoaUmV2b2tlRW5jcnlwdGlvbktleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhUKDXJlY2lwaWVudF9raWQYAyABKA0SDgoGcmVhc29uGAQgASgJIksKG1Jldm9rZUVuY3J5cHRpb25LZXlSZXNwb25zZRIsCgNrZXkYASABKAsyHy52ZXMuc2VxdWVuY2VyLnYxLkVuY3J5cHRpb25LZXkqjAEKCUtleVN0YXR1cxIaChZLRVlfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRS0VZX1NUQVRVU19BQ1RJVkUQARIWChJLRVlfU1RBVFVTX1JFVk9LRUQQAhIcChhLRVlfU1RBVFVTX05PVF9ZRVRfVkFMSUQQAxIWChJLRVlfU1RBVFVTX0VYUElSRUQQBDLyBgoSS2V5UmVnaXN0cnlTZXJ2aWNlEmkKEFJlZ2lzdGVyQWdlbnRLZXkSKS52ZXMuc2VxdWVuY2VyLnYxLlJlZ2lzdGVyQWdlbnRLZXlSZXF1ZXN0GioudmVzLnNlcXVlbmNlci52MS5SZWdpc3RlckFnZW50S2V5UmVzcG9uc2USYAoNTGlzdEFnZW50S2V5cxImLnZlcy5zZXF1ZW5jZXIudjEuTGlzdEFnZW50S2V5c1JlcXVlc3QaJy52ZXMuc2VxdWVuY2VyLnYxLkxpc3RBZ2VudEtleXNSZXNwb25zZRJjCg5SZXZva2VBZ2VudEtleRInLnZlcy5zZXF1ZW5jZXIudjEuUmV2b2tlQWdlbnRLZXlSZXF1ZXN0GigudmVzLnNlcXVlbmNlci52MS5SZXZva2VBZ2VudEtleVJlc3BvbnNlEmMKDlJvdGF0ZUFnZW50S2V5EicudmVzLnNlcXVlbmNlci52MS5Sb3RhdGVBZ2VudEtleVJlcXVlc3QaKC52ZXMuc2VxdWVuY2VyLnYxLlJvdGF0ZUFnZW50S2V5UmVzcG9uc2USZgoPTGlzdEtleUF1ZGl0TG9nEigudmVzLnNlcXVlbmNlci52MS5MaXN0S2V5QXVkaXRMb2dSZXF1ZXN0GikudmVzLnNlcXVlbmNlci52MS5MaXN0S2V5QXVkaXRMb2dSZXNwb25zZRJ4ChVSZWdpc3RlckVuY3J5cHRpb25LZXkSLi52ZXMuc2VxdWVuY2VyLnYxLlJlZ2lzdGVyRW5jcnlwdGlvbktleVJlcXVlc3QaLy52ZXMuc2VxdWVuY2VyLnYxLlJlZ2lzdGVyRW5jcnlwdGlvbktleVJlc3BvbnNlEm8KEkxpc3RFbmNyeXB0aW9uS2V5cxIrLnZlcy5zZXF1ZW5jZXIudjEuTGlzdEVuY3J5cHRpb25LZXlzUmVxdWVzdBosLnZlcy5zZXF1ZW5jZXIudjEuTGlzdEVuY3J5cHRpb25LZXlzUmVzcG9uc2UScgoTUmV2b2tlRW5jcnlwdGlvbktleRIsLnZlcy5zZXF1ZW5jZXIudjEuUmV2b2tlRW5jcnlwdGlvbktleVJlcXVlc3QaLS52ZXMuc2VxdWVuY2VyLnYxLlJldm9rZUVuY3J5cHRpb25LZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ves.sequencer.v1.AgentKey
@@ -477,6 +477,252 @@ export const KeyAuditEntrySchema: GenMessage<KeyAuditEntry> = /*@__PURE__*/
   messageDesc(file_ves_sequencer_v1_key_registry, 11);
 
 /**
+ * An agent's X25519 public key that senders encrypt VES-ENC-1 payloads to (its recipient kid names it in
+ * encrypted events).
+ *
+ * @generated from message ves.sequencer.v1.EncryptionKey
+ */
+export type EncryptionKey = Message<"ves.sequencer.v1.EncryptionKey"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * The recipient kid: unique per tenant (it alone names the recipient inside an encrypted payload).
+   *
+   * @generated from field: uint32 recipient_kid = 3;
+   */
+  recipientKid: number;
+
+  /**
+   * 32-byte X25519 public key.
+   *
+   * @generated from field: bytes public_key = 4;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * "x25519".
+   *
+   * @generated from field: string algorithm = 5;
+   */
+  algorithm: string;
+
+  /**
+   * Computed at the time of the call from revocation and the validity window.
+   *
+   * @generated from field: ves.sequencer.v1.KeyStatus status = 6;
+   */
+  status: KeyStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp valid_from = 7;
+   */
+  validFrom?: Timestamp | undefined;
+
+  /**
+   * Unset: no end.
+   *
+   * @generated from field: google.protobuf.Timestamp valid_to = 8;
+   */
+  validTo?: Timestamp | undefined;
+
+  /**
+   * Unset: not revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 9;
+   */
+  revokedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string revocation_reason = 10;
+   */
+  revocationReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 11;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.EncryptionKey.
+ * Use `create(EncryptionKeySchema)` to create a new message.
+ */
+export const EncryptionKeySchema: GenMessage<EncryptionKey> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 12);
+
+/**
+ * @generated from message ves.sequencer.v1.RegisterEncryptionKeyRequest
+ */
+export type RegisterEncryptionKeyRequest = Message<"ves.sequencer.v1.RegisterEncryptionKeyRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: uint32 recipient_kid = 3;
+   */
+  recipientKid: number;
+
+  /**
+   * 32-byte X25519 public key, not all zeros.
+   *
+   * @generated from field: bytes public_key = 4;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * Unset: now.
+   *
+   * @generated from field: google.protobuf.Timestamp valid_from = 5;
+   */
+  validFrom?: Timestamp | undefined;
+
+  /**
+   * Unset: no end.
+   *
+   * @generated from field: google.protobuf.Timestamp valid_to = 6;
+   */
+  validTo?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.RegisterEncryptionKeyRequest.
+ * Use `create(RegisterEncryptionKeyRequestSchema)` to create a new message.
+ */
+export const RegisterEncryptionKeyRequestSchema: GenMessage<RegisterEncryptionKeyRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 13);
+
+/**
+ * @generated from message ves.sequencer.v1.RegisterEncryptionKeyResponse
+ */
+export type RegisterEncryptionKeyResponse = Message<"ves.sequencer.v1.RegisterEncryptionKeyResponse"> & {
+  /**
+   * @generated from field: ves.sequencer.v1.EncryptionKey key = 1;
+   */
+  key?: EncryptionKey | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.RegisterEncryptionKeyResponse.
+ * Use `create(RegisterEncryptionKeyResponseSchema)` to create a new message.
+ */
+export const RegisterEncryptionKeyResponseSchema: GenMessage<RegisterEncryptionKeyResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 14);
+
+/**
+ * @generated from message ves.sequencer.v1.ListEncryptionKeysRequest
+ */
+export type ListEncryptionKeysRequest = Message<"ves.sequencer.v1.ListEncryptionKeysRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Empty: every agent of the tenant.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Also list revoked keys.
+   *
+   * @generated from field: bool include_revoked = 3;
+   */
+  includeRevoked: boolean;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.ListEncryptionKeysRequest.
+ * Use `create(ListEncryptionKeysRequestSchema)` to create a new message.
+ */
+export const ListEncryptionKeysRequestSchema: GenMessage<ListEncryptionKeysRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 15);
+
+/**
+ * @generated from message ves.sequencer.v1.ListEncryptionKeysResponse
+ */
+export type ListEncryptionKeysResponse = Message<"ves.sequencer.v1.ListEncryptionKeysResponse"> & {
+  /**
+   * @generated from field: repeated ves.sequencer.v1.EncryptionKey keys = 1;
+   */
+  keys: EncryptionKey[];
+};
+
+/**
+ * Describes the message ves.sequencer.v1.ListEncryptionKeysResponse.
+ * Use `create(ListEncryptionKeysResponseSchema)` to create a new message.
+ */
+export const ListEncryptionKeysResponseSchema: GenMessage<ListEncryptionKeysResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 16);
+
+/**
+ * @generated from message ves.sequencer.v1.RevokeEncryptionKeyRequest
+ */
+export type RevokeEncryptionKeyRequest = Message<"ves.sequencer.v1.RevokeEncryptionKeyRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: uint32 recipient_kid = 3;
+   */
+  recipientKid: number;
+
+  /**
+   * Free text kept with the key (at most 512 characters).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.RevokeEncryptionKeyRequest.
+ * Use `create(RevokeEncryptionKeyRequestSchema)` to create a new message.
+ */
+export const RevokeEncryptionKeyRequestSchema: GenMessage<RevokeEncryptionKeyRequest> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 17);
+
+/**
+ * @generated from message ves.sequencer.v1.RevokeEncryptionKeyResponse
+ */
+export type RevokeEncryptionKeyResponse = Message<"ves.sequencer.v1.RevokeEncryptionKeyResponse"> & {
+  /**
+   * @generated from field: ves.sequencer.v1.EncryptionKey key = 1;
+   */
+  key?: EncryptionKey | undefined;
+};
+
+/**
+ * Describes the message ves.sequencer.v1.RevokeEncryptionKeyResponse.
+ * Use `create(RevokeEncryptionKeyResponseSchema)` to create a new message.
+ */
+export const RevokeEncryptionKeyResponseSchema: GenMessage<RevokeEncryptionKeyResponse> = /*@__PURE__*/
+  messageDesc(file_ves_sequencer_v1_key_registry, 18);
+
+/**
  * A key's effective status at a point in time.
  *
  * @generated from enum ves.sequencer.v1.KeyStatus
@@ -571,6 +817,36 @@ export const KeyRegistryService: GenService<{
     methodKind: "unary";
     input: typeof ListKeyAuditLogRequestSchema;
     output: typeof ListKeyAuditLogResponseSchema;
+  },
+  /**
+   * Publishes an agent's X25519 encryption (recipient) key for VES-ENC-1 payloads. Audited.
+   *
+   * @generated from rpc ves.sequencer.v1.KeyRegistryService.RegisterEncryptionKey
+   */
+  registerEncryptionKey: {
+    methodKind: "unary";
+    input: typeof RegisterEncryptionKeyRequestSchema;
+    output: typeof RegisterEncryptionKeyResponseSchema;
+  },
+  /**
+   * Lists a tenant's (or one agent's) encryption keys with their status computed now: what senders look up.
+   *
+   * @generated from rpc ves.sequencer.v1.KeyRegistryService.ListEncryptionKeys
+   */
+  listEncryptionKeys: {
+    methodKind: "unary";
+    input: typeof ListEncryptionKeysRequestSchema;
+    output: typeof ListEncryptionKeysResponseSchema;
+  },
+  /**
+   * Revokes an encryption key: senders stop encrypting to it. Audited.
+   *
+   * @generated from rpc ves.sequencer.v1.KeyRegistryService.RevokeEncryptionKey
+   */
+  revokeEncryptionKey: {
+    methodKind: "unary";
+    input: typeof RevokeEncryptionKeyRequestSchema;
+    output: typeof RevokeEncryptionKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ves_sequencer_v1_key_registry, 0);
