@@ -51,6 +51,7 @@ const args = benchArgs(
     },
     live: { type: "string", default: "4", help: "subscribers following the paced streams live" },
   },
+  "Starts its own PostgreSQL 15 primary and hot standby from /usr/lib/postgresql/15/bin; DATABASE_URL is not used.",
 );
 const PEAK_EVENTS = Number(args["peak-events"]);
 process.stderr.write(`machine: ${JSON.stringify(benchMachine())}\n`);

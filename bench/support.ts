@@ -44,6 +44,7 @@ export function benchArgs<const O extends Record<string, BenchOption>>(
   name: string,
   about: string,
   options: O,
+  database = "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
 ): BenchValues<O> {
   const spec: Record<string, { type: "string" | "boolean"; default?: string | boolean }> = {
     help: { type: "boolean", default: false },
@@ -66,7 +67,7 @@ export function benchArgs<const O extends Record<string, BenchOption>>(
           ([f, o]) =>
             `  ${f.padEnd(width)}  ${o.help}${o.default === undefined || o.default === false ? "" : ` (default ${o.default})`}`,
         ),
-        "Uses DATABASE_URL (or TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres) to create a throwaway database.",
+        database,
         "",
       ].join("\n"),
     );
