@@ -6,7 +6,12 @@ import { Aes256Gcm, CipherSuite, HkdfSha256 } from "@hpke/core";
 import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { utf8 } from "../crypto/bytes.js";
 import { canonicalJson } from "../crypto/canonicalJson.js";
-import { payloadAad, payloadCipherHash, recipientsHash } from "../crypto/encryptedPayload.js";
+import {
+  type PayloadAadFields,
+  payloadAad,
+  payloadCipherHash,
+  recipientsHash,
+} from "../crypto/encryptedPayload.js";
 import { payloadPlainHashSalted } from "../crypto/payloadHash.js";
 import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 
@@ -29,17 +34,7 @@ export interface PayloadRecipient {
 }
 
 /** The event fields the AAD binds (everything signed except the kind and the hashes). */
-export interface EncryptionContext {
-  readonly tenantId: string;
-  readonly storeId: string;
-  readonly eventId: string;
-  readonly sourceAgentId: string;
-  readonly agentKeyId: number;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly eventType: string;
-  readonly createdAt: string;
-}
+export type EncryptionContext = Omit<PayloadAadFields, "payloadPlainHash">;
 
 /** The encrypted payload as the proto EncryptedPayload carries it (raw bytes). */
 export interface EncryptedPayloadParts {

@@ -9,6 +9,7 @@ import { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 import { nextStateRoot, streamId } from "../crypto/stateRoot.js";
 import {
   type AnchorCheck,
+  type AnchoredFields,
   checkAnchor,
   type Hex32,
   type OnChainCommitment,
@@ -16,17 +17,7 @@ import {
 } from "../domain/anchor.js";
 import type { Commitment } from "../domain/commitment.js";
 
-export type AnchorToCheck = Pick<
-  Commitment,
-  | "tenantId"
-  | "storeId"
-  | "sequenceStart"
-  | "sequenceEnd"
-  | "leafCount"
-  | "merkleRoot"
-  | "prevStateRoot"
-  | "newStateRoot"
->;
+export type AnchorToCheck = AnchoredFields;
 
 export interface VerifyAnchorOptions {
   /** A viem public client of the anchor chain (any transport: http, webSocket, a browser wallet's). */

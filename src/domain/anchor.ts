@@ -27,19 +27,20 @@ export function hex32(b: Uint8Array): Hex32 {
   return `0x${bytesToHex(b)}`;
 }
 
-export function toAnchorInput(
-  c: Pick<
-    Commitment,
-    | "tenantId"
-    | "storeId"
-    | "sequenceStart"
-    | "sequenceEnd"
-    | "leafCount"
-    | "merkleRoot"
-    | "prevStateRoot"
-    | "newStateRoot"
-  >,
-): AnchorInput {
+/** The fields of a commitment that an anchor carries and the contract checks. */
+export type AnchoredFields = Pick<
+  Commitment,
+  | "tenantId"
+  | "storeId"
+  | "sequenceStart"
+  | "sequenceEnd"
+  | "leafCount"
+  | "merkleRoot"
+  | "prevStateRoot"
+  | "newStateRoot"
+>;
+
+export function toAnchorInput(c: AnchoredFields): AnchorInput {
   return {
     tenantId: uuidToBytes32(c.tenantId),
     storeId: uuidToBytes32(c.storeId),
