@@ -104,8 +104,11 @@ export interface AnchorWaitsOptions {
   readonly anchor: AnchorUpgradesOptions;
 }
 
-/** Anchored upgrades kept for commitments whose events are not sealed yet (an upgrade may overtake them). */
-const EARLY_KEPT = 256;
+/**
+ * The latest anchored upgrades, by commitment, kept for events sealed after their commitment's upgrade came (the
+ * sealed promise settles a microtask later; a proof fetched after a reconnect comes later still).
+ */
+const UPGRADES_KEPT = 256;
 
 type Failure = { readonly reason: string; readonly message: string };
 
@@ -139,9 +142,8 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
   const pollMs = opts.anchor.pollMs ?? 1000;
   const waits = new Set<Wait>();
   const groups = new Map<string, Group>();
-  const early = new Map<string, AnchoredUpgrade>();
+  const known = new Map<string, AnchoredUpgrade>();
   const open = new Set<Promise<unknown>>();
-  let unsealed = 0;
   let polling = false;
   let stopped: AgentError | undefined;
 
@@ -301,8 +303,13 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
     }
   }
 
+  function remember(id: string, u: AnchoredUpgrade): void {
+    known.delete(id);
+    known.set(id, u);
+    if (known.size > UPGRADES_KEPT) known.delete(known.keys().next().value as string);
+  }
+
   function onSealed(w: Wait, s: SealedProof): void {
-    unsealed--;
     if (!waits.has(w)) return;
     w.sealed = s;
     const id = s.checkpoint.commitmentId;
@@ -311,7 +318,7 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
       g = {
         commitmentId: id,
         waits: new Set(),
-        upgrade: early.get(id),
+        upgrade: known.get(id),
         checking: false,
         again: false,
         retry: undefined,
@@ -319,7 +326,6 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
       groups.set(id, g);
     }
     g.waits.add(w);
-    if (unsealed === 0) early.clear();
     if (g.upgrade !== undefined) void check(g);
     else if (w.orphaned) poll();
   }
@@ -357,11 +363,13 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
                   blockHash: res.blockHash,
                   confirmations: res.target?.confirmations ?? 0,
                 };
+                remember(g.commitmentId, g.upgrade);
                 void check(g);
               }
             } catch (err) {
               const e = ConnectError.from(err);
-              if (e.code === Code.FailedPrecondition && /does not anchor/.test(e.rawMessage)) {
+              // By commitment id, FAILED_PRECONDITION means the server does not anchor (ANCHOR_RPC_URL unset).
+              if (e.code === Code.FailedPrecondition) {
                 for (const w of [...g.waits]) {
                   if (!finish(w)) continue;
                   w.reject(
@@ -410,12 +418,9 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
           }, opts.timeoutMs),
         };
         waits.add(w);
-        unsealed++;
         sealed.then(
           (s) => onSealed(w, s),
           (e: AgentError) => {
-            unsealed--;
-            if (unsealed === 0) early.clear();
             if (finish(w)) reject(e);
           },
         );
@@ -430,14 +435,12 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
     },
     onUpgrade(u) {
       const id = u.commitment?.commitmentId;
-      if (id === undefined) return;
+      if (id === undefined || waits.size === 0) return;
+      remember(id, u);
       const g = groups.get(id);
       if (g !== undefined) {
         g.upgrade = u;
         void check(g);
-      } else if (unsealed > 0) {
-        early.set(id, u);
-        if (early.size > EARLY_KEPT) early.delete(early.keys().next().value as string);
       }
     },
     orphan() {
@@ -448,7 +451,7 @@ export function createAnchorWaits(opts: AnchorWaitsOptions): AnchorWaits {
     stop(e) {
       stopped = e;
       for (const w of [...waits]) if (finish(w)) w.reject(e);
-      early.clear();
+      known.clear();
     },
     async settled() {
       await Promise.all(open);
