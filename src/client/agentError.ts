@@ -6,10 +6,12 @@ import type { RejectionReason } from "../domain/rejection.js";
  * - `rejected`: the sequencer rejected the event (`rejection` says why: invalid_signature, version_conflict, ...);
  * - `batch_refused`: the sequencer refused the event's whole batch (`code`, `field`);
  * - `bad_receipt`: the receipt (or sealed proof) did not verify against the pinned sequencer key, or was not for
- *   this event: the server is not trusted, the event is not reported as appended;
+ *   this event: the server is not trusted, the event is not reported as appended; on an `anchored` promise: the
+ *   anchor did not verify (`code` names the check, e.g. merkle_root_mismatch, block_mismatch, not_anchored);
  * - `bad_event`: a delivered event did not verify (payload hash, agent signature, receipt); it is not delivered;
  * - `unauthenticated` / `permission_denied`: the credential was refused; the agent stops;
- * - `unavailable`: the sequencer stayed unreachable past the agent's reconnect limit;
+ * - `unavailable`: the sequencer stayed unreachable past the agent's reconnect limit (or a `sealed`/`anchored`
+ *   promise timed out, or the sequencer does not anchor);
  * - `closed`: the agent was closed before the event was sent;
  * - `invalid_argument`: the caller passed something malformed.
  */

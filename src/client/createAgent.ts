@@ -18,6 +18,12 @@ import {
 } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { RejectionReason } from "../domain/rejection.js";
 import { AgentError } from "./agentError.js";
+import {
+  type AnchoredEvent,
+  type AnchorUpgradesOptions,
+  type AnchorWaits,
+  createAnchorWaits,
+} from "./anchorWaits.js";
 import { createPushQueue, type PushQueue } from "./pushQueue.js";
 import {
   type AgentSigner,
@@ -66,6 +72,14 @@ export interface CreateAgentOptions {
   readonly receiptUpgrades?: boolean;
   /** How long a `sealed` promise waits for the event to be sealed before it fails (default 60,000 ms). */
   readonly sealTimeoutMs?: number;
+  /**
+   * Ask for anchored upgrades (implies `receiptUpgrades`): each result then also carries an `anchored` promise,
+   * fulfilled once the event's commitment is anchored and final on the server's chain and the anchor verifies.
+   * An object pins the contract/chain and, with a viem public client, checks the anchor on chain (default false).
+   */
+  readonly anchorUpgrades?: boolean | AnchorUpgradesOptions;
+  /** How long an `anchored` promise waits for the event's anchor before it fails (default 600,000 ms). */
+  readonly anchorTimeoutMs?: number;
   readonly reconnect?: ReconnectOptions;
   /** Hash and signature primitives for signing and verifying (default @noble; pass native ones on a server). */
   readonly crypto?: SigningCrypto;
@@ -93,6 +107,8 @@ export interface AppendResult {
   readonly replayed: boolean;
   /** With `receiptUpgrades`: fulfilled once the event is sealed into a commitment (proof and checkpoint verified). */
   readonly sealed: Promise<SealedEvent> | undefined;
+  /** With `anchorUpgrades`: fulfilled once that commitment's anchor verifies (receipt → proof → checkpoint → anchor). */
+  readonly anchored: Promise<AnchoredEvent> | undefined;
 }
 
 export interface AgentStats {
@@ -130,6 +146,7 @@ const DEFAULTS = {
   maxInFlight: 4,
   bufferEvents: 10_000,
   sealTimeoutMs: 60_000,
+  anchorTimeoutMs: 600_000,
   initialDelayMs: 100,
   maxDelayMs: 5_000,
 } as const;
@@ -215,6 +232,17 @@ export function createAgent(opts: CreateAgentOptions): Agent {
   const headers = authorization(opts.credential);
   const sequencer = createClient(SequencerService, opts.transport);
   const proofs = createClient(ProofService, opts.transport);
+  const anchorWaits: AnchorWaits | undefined =
+    opts.anchorUpgrades === undefined || opts.anchorUpgrades === false
+      ? undefined
+      : createAnchorWaits({
+          transport: opts.transport,
+          headers,
+          keys,
+          crypto,
+          timeoutMs: opts.anchorTimeoutMs ?? DEFAULTS.anchorTimeoutMs,
+          anchor: opts.anchorUpgrades === true ? {} : opts.anchorUpgrades,
+        });
   const instance = Math.floor(random() * 2 ** 48)
     .toString(36)
     .padStart(10, "0");
@@ -297,8 +325,8 @@ export function createAgent(opts: CreateAgentOptions): Agent {
         $typeName: "ves.sequencer.v1.AppendRequest",
         batchId: `${instance}-${++batchCounter}`,
         events: events.map((p) => signedEventToProto(p.event)),
-        receiptUpgrades: opts.receiptUpgrades === true,
-        anchorUpgrades: false,
+        receiptUpgrades: opts.receiptUpgrades === true || anchorWaits !== undefined,
+        anchorUpgrades: anchorWaits !== undefined,
         subscription: undefined,
       };
       const batch: Batch = { request, events };
@@ -338,6 +366,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
         c.live = true;
         if (res.kind.case === "batchResult") onBatchResult(c, res.kind.value);
         else if (res.kind.case === "receiptUpgrade") onUpgrade(res.kind.value);
+        else if (res.kind.case === "anchoredUpgrade") anchorWaits?.onUpgrade(res.kind.value);
       }
     } catch (err) {
       error = ConnectError.from(err);
@@ -350,6 +379,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     if (error === undefined) {
       failingSince = undefined;
       if (seals.size > 0) fetchSeals();
+      anchorWaits?.orphan();
       const done = streamEnded;
       streamEnded = undefined;
       done?.();
@@ -399,6 +429,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     reconnects++;
     opts.onConnection?.({ type: "disconnected", error, retryInMs: delay });
     if (seals.size > 0) fetchSeals(); // upgrades for events acknowledged on the lost stream will not come
+    anchorWaits?.orphan();
     const work = inFlight.length > 0 || queue.length > 0 || blocked.length > 0 || closing;
     if (!work) return; // reconnect lazily, with the next batch
     reconnectTimer = setTimeout(() => {
@@ -424,6 +455,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
       w.reject(e);
       seals.delete(id);
     }
+    anchorWaits?.stop(e);
     const done = streamEnded;
     streamEnded = undefined;
     done?.();
@@ -509,9 +541,18 @@ export function createAgent(opts: CreateAgentOptions): Agent {
       event: e,
       receipt,
       replayed: res.replayed,
-      sealed: opts.receiptUpgrades ? awaitSeal(receipt) : undefined,
+      ...upgradesOf(receipt),
     });
     settleOne();
+  }
+
+  /** The `sealed` and `anchored` promises of a verified receipt, as the options ask for them. */
+  function upgradesOf(receipt: Receipt): Pick<AppendResult, "sealed" | "anchored"> {
+    if (anchorWaits === undefined) {
+      return { sealed: opts.receiptUpgrades ? awaitSeal(receipt) : undefined, anchored: undefined };
+    }
+    const sealed = awaitSeal(receipt);
+    return { sealed, anchored: anchorWaits.wait(receipt, sealed) };
   }
 
   /** undefined when the receipt verifies against a pinned key, else the verdict's reason. */
@@ -678,6 +719,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
       if (lingerTimer !== undefined) clearTimeout(lingerTimer);
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
       await Promise.all(sealsOpen);
+      await anchorWaits?.settled();
     },
     abort() {
       if (fatal === undefined) stop(new AgentError("closed", "the agent was aborted"));

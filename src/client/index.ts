@@ -9,6 +9,7 @@ export { bytesToHex, hexToBytes } from "../crypto/bytes.js";
 export { type Ed25519, nobleEd25519 } from "../crypto/ed25519.js";
 export { nobleSha256, type Sha256 } from "../crypto/sha256.js";
 export { AgentError, type AgentErrorReason, isAgentError } from "./agentError.js";
+export type { AnchoredEvent, AnchorUpgradesOptions } from "./anchorWaits.js";
 export {
   type Agent,
   type AgentEvent,

@@ -2,6 +2,9 @@
 // native crypto (libsodium when sodium-native loads, else node:crypto; node:crypto SHA-256) for speed.
 import type { Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createPublicClient, http } from "viem";
+import { AgentError } from "../client/agentError.js";
+import type { AnchorUpgradesOptions } from "../client/anchorWaits.js";
 import {
   type Agent,
   type CreateAgentOptions,
@@ -10,8 +13,12 @@ import {
 import type { AgentSigner, SigningCrypto } from "../client/signEvent.js";
 import { nativeSha256, serverEd25519 } from "../crypto/native.js";
 
-export type CreateNodeAgentOptions = Omit<CreateAgentOptions, "transport"> &
-  (
+/** The anchored tier's options, plus an RPC URL of the anchor chain to check each anchor on (instead of `client`). */
+export type NodeAnchorUpgradesOptions = AnchorUpgradesOptions & { readonly rpcUrl?: string };
+
+export type CreateNodeAgentOptions = Omit<CreateAgentOptions, "transport" | "anchorUpgrades"> & {
+  readonly anchorUpgrades?: boolean | NodeAnchorUpgradesOptions;
+} & (
     | { readonly url: string; readonly transport?: undefined }
     | { readonly transport: Transport; readonly url?: undefined }
   );
@@ -36,10 +43,26 @@ export function grpcTransport(url: string): Transport {
   return createGrpcTransport({ baseUrl: url });
 }
 
+/** `rpcUrl` → a viem public client over HTTP (no retries of its own: the agent reads again on failure). */
+function anchorOptions(a: boolean | NodeAnchorUpgradesOptions | undefined): boolean | AnchorUpgradesOptions {
+  if (typeof a !== "object" || a.rpcUrl === undefined) return a ?? false;
+  const { rpcUrl, ...rest } = a;
+  if (rest.client !== undefined) {
+    throw new AgentError("invalid_argument", `"anchorUpgrades" takes a client or an rpcUrl, not both`, {
+      field: "anchorUpgrades.rpcUrl",
+    });
+  }
+  return {
+    ...rest,
+    client: createPublicClient({ transport: http(rpcUrl, { timeout: 10_000, retryCount: 0 }) }),
+  };
+}
+
 export function createAgent(opts: CreateNodeAgentOptions): Agent {
-  const { url, transport, ...rest } = opts;
+  const { url, transport, anchorUpgrades, ...rest } = opts;
   return createPortableAgent({
     ...rest,
+    anchorUpgrades: anchorOptions(anchorUpgrades),
     transport: transport ?? grpcTransport(url as string),
     crypto: opts.crypto ?? nodeCrypto(),
   });

@@ -4,6 +4,7 @@ export {
   type CreateNodeAgentOptions,
   createAgent,
   grpcTransport,
+  type NodeAnchorUpgradesOptions,
   nodeCrypto,
   publicKeyFromSeed,
   signerFromSeed,
