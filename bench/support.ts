@@ -1,9 +1,9 @@
 // The bench harness: options with generated --help, a throwaway database, the server as a child process (so its
 // CPU and memory are its own) with authenticated clients, CPU and memory sampling, the machine's description,
 // and progress output for long steps. Each bench file says only what it measures.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -103,11 +103,14 @@ export interface BenchDatabase {
   release(): Promise<void>;
 }
 
-export async function createBenchDatabase(prefix: string): Promise<BenchDatabase> {
-  const admin = postgres(baseDatabaseUrl(), { max: 1, onnotice: () => {} });
+export async function createBenchDatabase(
+  prefix: string,
+  baseUrl: string = baseDatabaseUrl(),
+): Promise<BenchDatabase> {
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin.unsafe(`create database ${name}`);
-  const url = new URL(baseDatabaseUrl());
+  const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
@@ -211,29 +214,98 @@ export async function spawnServer(
   };
 }
 
-/** A one-line progress counter on stderr for long steps. */
+/**
+ * Progress for long steps on stderr: one line redrawn in place on a terminal; otherwise (a log file, CI) a plain
+ * line every 5 s, so a captured run stays readable.
+ */
 export function progress(label: string, total: number): { tick(n?: number): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
   let n = 0;
-  let last = 0;
-  const start = performance.now();
-  const draw = (): void => {
-    const pct = total === 0 ? 100 : Math.floor((n / total) * 100);
-    process.stderr.write(`\r${label}: ${n}/${total} (${pct}%)`);
-  };
+  let last = performance.now();
+  const start = last;
+  const line = (): string => `${label}: ${n}/${total} (${total === 0 ? 100 : Math.floor((n / total) * 100)}%)`;
   return {
     tick(k = 1) {
       n += k;
       const now = performance.now();
-      if (now - last > 250) {
+      if (now - last > (tty ? 250 : 5_000)) {
         last = now;
-        draw();
+        process.stderr.write(tty ? `\r${line()}` : `${line()}\n`);
       }
     },
     done() {
-      draw();
-      process.stderr.write(` ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`${tty ? "\r" : ""}${line()} ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
     },
   };
+}
+
+/** The processes whose parent chain leads to `root` (not `root` itself). */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export interface BenchPostgres {
+  /** postgres:// URL of the cluster's `postgres` database. */
+  readonly url: string;
+  /** Pins the postmaster and every backend (present and, by inheritance, future) to `cpus`. */
+  pin(cpus: string): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL cluster of this bench's own (the embedded PostgreSQL 15 the sequencer starts in development, in a
+ * temporary directory), for benches that pin the database's processes to CPUs: the machine's shared server must
+ * not be re-pinned.
+ */
+export async function startBenchPostgres(): Promise<BenchPostgres> {
+  const { startEmbeddedPostgres } = await import("../src/infra/pg/embeddedPostgres.js");
+  const dataDir = mkdtempSync(path.join(tmpdir(), "ves-bench-pg-"));
+  chmodSync(dataDir, 0o755); // as root, the cluster runs as the postgres user, who must reach its directory
+  const pg = await startEmbeddedPostgres({ dataDir, port: 0 });
+  const postmaster = Number(readFileSync(path.join(pg.clusterDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  return {
+    url: pg.url,
+    pin(cpus) {
+      for (const pid of [postmaster, ...descendants(postmaster)]) {
+        try {
+          pinCpus(pid, cpus);
+        } catch {
+          // a backend that exited meanwhile
+        }
+      }
+    },
+    async stop() {
+      await pg.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Pins every thread of process `pid` to the CPUs in `cpus` (taskset's list syntax, e.g. "0" or "0,1"). Used to
+ * give a bench client its own core, as an agent on its own machine would have.
+ */
+export function pinCpus(pid: number, cpus: string): void {
+  execFileSync("taskset", ["-a", "-cp", cpus, String(pid)], { stdio: "ignore" });
 }
 
 const CLOCK_TICKS = 100;

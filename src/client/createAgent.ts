@@ -117,6 +117,8 @@ export interface AgentStats {
   /** Appends waiting for room in the buffer. */
   readonly waiting: number;
   readonly inFlightBatches: number;
+  /** Batches cut and sent so far (a resend after a reconnect is not counted again). */
+  readonly batches: number;
   readonly acknowledged: number;
   readonly failed: number;
   readonly reconnects: number;
@@ -729,6 +731,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
         buffered,
         waiting: blocked.length,
         inFlightBatches: inFlight.length,
+        batches: batchCounter,
         acknowledged,
         failed,
         reconnects,

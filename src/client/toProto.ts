@@ -5,7 +5,22 @@ import { type EncryptedPayloadParts, VES_ENC_1_HPKE } from "./encryptPayload.js"
 import type { SignedEvent } from "./signEvent.js";
 
 export function signedEventToProto(e: SignedEvent): Event {
-  return create(EventSchema, {
+  if (e.payloadEncrypted !== undefined) {
+    return create(EventSchema, {
+      ...plainFields(e),
+      payloadEncrypted: {
+        ...e.payloadEncrypted,
+        hpke: { ...e.payloadEncrypted.hpke },
+        recipients: e.payloadEncrypted.recipients.map((r) => ({ ...r })),
+      },
+    });
+  }
+  // Every field of the message given, so no create(): this runs once per event on the producer's hot path.
+  return { $typeName: "ves.sequencer.v1.Event", ...plainFields(e), payloadEncrypted: undefined };
+}
+
+function plainFields(e: SignedEvent): Omit<Event, "$typeName" | "payloadEncrypted"> {
+  return {
     vesVersion: e.vesVersion,
     eventId: e.eventId,
     tenantId: e.tenantId,
@@ -18,21 +33,13 @@ export function signedEventToProto(e: SignedEvent): Event {
     createdAt: e.createdAt,
     payloadKind: e.payloadKind === 1 ? PayloadKind.ENCRYPTED : PayloadKind.PLAINTEXT,
     payload: e.payload,
-    payloadEncrypted:
-      e.payloadEncrypted === undefined
-        ? undefined
-        : {
-            ...e.payloadEncrypted,
-            hpke: { ...e.payloadEncrypted.hpke },
-            recipients: e.payloadEncrypted.recipients.map((r) => ({ ...r })),
-          },
     payloadPlainHash: e.payloadPlainHash,
     payloadCipherHash: e.payloadCipherHash,
     agentSignature: e.agentSignature,
     agentSignatureScheme: 1,
     commandId: e.commandId,
     baseVersion: e.baseVersion,
-  });
+  };
 }
 
 /** The SignedEvent of a protobuf Event (e.g. kept in an outbox) and the signing hash computed when it was signed. */
