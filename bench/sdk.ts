@@ -23,10 +23,10 @@ import { benchCrypto, makeStream, prepare, registerStreams } from "./signedBatch
 import {
   BENCH_ADMIN_KEY,
   benchArgs,
-  createBenchDatabase,
   benchMachine,
   type CpuSample,
   cpuBetween,
+  createBenchDatabase,
   pinCpus,
   progress,
   sampleCpu,
@@ -51,7 +51,8 @@ const EVENTS = Number(args.events);
 const STREAMS = Number(args.streams);
 const LAYOUTS = args.layouts.split(",").map((l) => l.trim());
 for (const l of LAYOUTS) {
-  if (l !== "shared" && l !== "pinned") throw new Error(`--layouts: expected shared and/or pinned, got "${l}"`);
+  if (l !== "shared" && l !== "pinned")
+    throw new Error(`--layouts: expected shared and/or pinned, got "${l}"`);
 }
 if (LAYOUTS.includes("pinned") && availableParallelism() < 2) {
   throw new Error("--layouts pinned needs at least 2 CPUs");

@@ -223,7 +223,8 @@ export function progress(label: string, total: number): { tick(n?: number): void
   let n = 0;
   let last = performance.now();
   const start = last;
-  const line = (): string => `${label}: ${n}/${total} (${total === 0 ? 100 : Math.floor((n / total) * 100)}%)`;
+  const line = (): string =>
+    `${label}: ${n}/${total} (${total === 0 ? 100 : Math.floor((n / total) * 100)}%)`;
   return {
     tick(k = 1) {
       n += k;
@@ -234,7 +235,9 @@ export function progress(label: string, total: number): { tick(n?: number): void
       }
     },
     done() {
-      process.stderr.write(`${tty ? "\r" : ""}${line()} ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `${tty ? "\r" : ""}${line()} ${((performance.now() - start) / 1000).toFixed(1)} s\n`,
+      );
     },
   };
 }

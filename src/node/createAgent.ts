@@ -2,7 +2,11 @@
 // native crypto (libsodium when sodium-native loads, else node:crypto; node:crypto SHA-256) for speed.
 import type http2 from "node:http2";
 import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport, type GrpcTransportOptions, Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  createGrpcTransport,
+  type GrpcTransportOptions,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { createPublicClient, http } from "viem";
 import { AgentError } from "../client/agentError.js";
 import type { AnchorUpgradesOptions } from "../client/anchorWaits.js";
