@@ -17,6 +17,7 @@ import {
 import {
   BENCH_ADMIN_KEY,
   benchArgs,
+  benchInt,
   benchMachine,
   cpuBetween,
   progress,
@@ -34,7 +35,7 @@ const args = benchArgs(
     streams: {
       type: "string",
       default: "4",
-      help: "concurrent Append streams, one connection and one (tenant, store) each",
+      help: "concurrent Append streams, one connection and one (tenant, store) each; 1 measures one stream's ceiling",
     },
     inflight: {
       type: "string",
@@ -44,7 +45,7 @@ const args = benchArgs(
     "paced-seconds": {
       type: "string",
       default: "15",
-      help: "length of the paced phase at half the peak rate",
+      help: "length of the paced phase at half the peak rate (latency is measured after its first second)",
     },
     "crypto-workers": {
       type: "string",
@@ -53,12 +54,15 @@ const args = benchArgs(
     },
   },
 );
-const EVENTS = Number(args.events);
-const BATCH = Number(args.batch);
-const PACED_BATCH = Number(args["paced-batch"]);
-const STREAMS = Number(args.streams);
-const INFLIGHT = Number(args.inflight);
-const PACED_SECONDS = Number(args["paced-seconds"]);
+const PACED_WARMUP_MS = 1000;
+const EVENTS = benchInt("events", args.events, 1);
+const BATCH = benchInt("batch", args.batch, 1);
+const PACED_BATCH = benchInt("paced-batch", args["paced-batch"], 1);
+const STREAMS = benchInt("streams", args.streams, 1);
+const INFLIGHT = benchInt("inflight", args.inflight, 1);
+// Latencies are recorded after the warm-up second: a shorter phase would measure none.
+const PACED_SECONDS = benchInt("paced-seconds", args["paced-seconds"], PACED_WARMUP_MS / 1000 + 1);
+benchInt("crypto-workers", args["crypto-workers"], 1);
 const crypto = benchCrypto;
 
 /** What verifying a receipt needs of each event sent: its signing hash, by event id. */
@@ -94,8 +98,6 @@ function verifyResponses(
   }
   return n;
 }
-
-const PACED_WARMUP_MS = 1000;
 
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
 

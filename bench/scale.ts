@@ -20,6 +20,7 @@ import { createRawSubscribeClient } from "./subscribeClient.js";
 import {
   BENCH_ADMIN_KEY,
   benchArgs,
+  benchInt,
   benchMachine,
   benchTransport,
   progress,
@@ -42,7 +43,7 @@ const args = benchArgs(
     "paced-seconds": {
       type: "string",
       default: "8",
-      help: "length of each paced phase at half the peak rate",
+      help: "length of each paced phase at half the peak rate (latency is measured after its first second)",
     },
     catchup: {
       type: "string",
@@ -53,14 +54,16 @@ const args = benchArgs(
   },
   "Starts its own PostgreSQL 15 primary and hot standby from /usr/lib/postgresql/15/bin; DATABASE_URL is not used.",
 );
-const PEAK_EVENTS = Number(args["peak-events"]);
+const PACED_WARMUP_MS = 1000;
+const PEAK_EVENTS = benchInt("peak-events", args["peak-events"], 1);
+const STREAMS = benchInt("streams", args.streams, 1);
+const BATCH = benchInt("batch", args.batch, 1);
+const PACED_BATCH = benchInt("paced-batch", args["paced-batch"], 1);
+// Latencies are recorded after the warm-up second: a shorter phase would measure none.
+const PACED_SECONDS = benchInt("paced-seconds", args["paced-seconds"], PACED_WARMUP_MS / 1000 + 1);
+const CATCHUP = benchInt("catchup", args.catchup, 0);
+const LIVE = benchInt("live", args.live, 0);
 process.stderr.write(`machine: ${JSON.stringify(benchMachine())}\n`);
-const STREAMS = Number(args.streams);
-const BATCH = Number(args.batch);
-const PACED_BATCH = Number(args["paced-batch"]);
-const PACED_SECONDS = Number(args["paced-seconds"]);
-const CATCHUP = Number(args.catchup);
-const LIVE = Number(args.live);
 const fmt = (n: number, d = 1): number => Number(n.toFixed(d));
 
 const CLOCK_TICKS = 100;
@@ -238,7 +241,7 @@ try {
         warmup: warm.requests,
         requests,
         intervalMs,
-        warmupMs: 1000,
+        warmupMs: PACED_WARMUP_MS,
         trace: false,
       },
       () => pacedBar.tick(PACED_BATCH),

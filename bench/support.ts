@@ -76,6 +76,16 @@ export function benchArgs<const O extends Record<string, BenchOption>>(
   return values as BenchValues<O>;
 }
 
+/** A whole-number option value of at least `min`; otherwise exits (status 2) naming the option, value and bound. */
+export function benchInt(option: string, value: string | undefined, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${option}: expected a whole number >= ${min}, got ${JSON.stringify(value)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 /** The machine and build a figure was measured on, for every bench's JSON line. */
 export function benchMachine(): {
   cpus: number;
