@@ -23,6 +23,7 @@ import { benchCrypto, makeStream, prepare, registerStreams } from "./signedBatch
 import {
   BENCH_ADMIN_KEY,
   benchArgs,
+  benchInt,
   benchMachine,
   type CpuSample,
   cpuBetween,
@@ -47,15 +48,18 @@ const args = benchArgs(
     },
   },
 );
-const EVENTS = Number(args.events);
-const STREAMS = Number(args.streams);
+const EVENTS = benchInt("events", args.events, 1);
+const STREAMS = benchInt("streams", args.streams, 1);
 const LAYOUTS = args.layouts.split(",").map((l) => l.trim());
 for (const l of LAYOUTS) {
-  if (l !== "shared" && l !== "pinned")
-    throw new Error(`--layouts: expected shared and/or pinned, got "${l}"`);
+  if (l !== "shared" && l !== "pinned") {
+    process.stderr.write(`--layouts: expected shared and/or pinned, got ${JSON.stringify(l)}\n`);
+    process.exit(2);
+  }
 }
 if (LAYOUTS.includes("pinned") && availableParallelism() < 2) {
-  throw new Error("--layouts pinned needs at least 2 CPUs");
+  process.stderr.write("--layouts pinned needs at least 2 CPUs\n");
+  process.exit(2);
 }
 const BATCH = 500;
 const INFLIGHT = 4;
