@@ -9,7 +9,6 @@ import pino, { type Logger } from "pino";
 import { createMetrics } from "./api/metrics.js";
 import { notifyCommits } from "./app/notifyCommits.js";
 import type { AppendDeps } from "./app/ports.js";
-import { startAnchoring } from "./compose/anchoring.js";
 import { startAuth } from "./compose/auth.js";
 import { startCommitments } from "./compose/commitments.js";
 import { openDatabase } from "./compose/database.js";
@@ -131,11 +130,12 @@ export async function startSequencer(
     const auth = await startAuth(config, sql, { now: () => new Date() }, log);
     stack.defer(() => auth.stop());
     const commitments = startCommitments(config, sql, identity, ed25519, metrics, log, stack);
-    // Off unless configured; its worker stops before the pool closes.
+    // Off unless configured; its worker stops before the pool closes. Imported only when configured: the chain
+    // client (viem) and the contract's ABI cost tens of MB of memory.
     const anchoring =
       config.anchor === undefined
         ? undefined
-        : await startAnchoring(config.anchor, {
+        : await (await import("./compose/anchoring.js")).startAnchoring(config.anchor, {
             sql,
             databaseUrl,
             log,

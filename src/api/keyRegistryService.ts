@@ -2,15 +2,14 @@
 // key audit log. The caller (for the audit log) comes from the auth interceptor.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry_pb.js";
-import { type AgentKeyDeps, listAgentKeys, registerAgentKey, revokeAgentKey } from "../app/agentKeys.js";
-import {
-  type EncryptionKeyDeps,
-  listEncryptionKeys,
-  registerEncryptionKey,
-  revokeEncryptionKey,
-} from "../app/encryptionKeys.js";
+import { listAgentKeys } from "../app/listAgentKeys.js";
+import { listEncryptionKeys } from "../app/listEncryptionKeys.js";
 import { listKeyAuditLog } from "../app/listKeyAuditLog.js";
-import type { AuditLogReader } from "../app/ports.js";
+import type { AgentKeyDeps, AuditLogReader, EncryptionKeyDeps } from "../app/ports.js";
+import { registerAgentKey } from "../app/registerAgentKey.js";
+import { registerEncryptionKey } from "../app/registerEncryptionKey.js";
+import { revokeAgentKey } from "../app/revokeAgentKey.js";
+import { revokeEncryptionKey } from "../app/revokeEncryptionKey.js";
 import { rotateAgentKey } from "../app/rotateAgentKey.js";
 import { keyStatusAt } from "../domain/agentKey.js";
 import { actorOf } from "./context.js";

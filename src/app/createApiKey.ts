@@ -5,8 +5,8 @@ import type { Sha256 } from "../crypto/sha256.js";
 import { API_KEY_PREFIX_BYTES, API_KEY_SECRET_BYTES, type ApiKey, formatApiKey } from "../domain/apiKey.js";
 import { DomainError, invalidField, showValue } from "../domain/errors.js";
 import { isPermission, type Permission } from "../domain/principal.js";
-import { uuidField } from "./agentKeys.js";
 import type { ApiKeyStore, Clock } from "./ports.js";
+import { uuidField } from "./uuidField.js";
 
 export interface ApiKeyDeps {
   readonly store: ApiKeyStore;

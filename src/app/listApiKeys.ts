@@ -1,7 +1,7 @@
 // Use case: list a tenant's API keys (metadata only: the store never had the secrets).
 import type { ApiKey } from "../domain/apiKey.js";
-import { uuidField } from "./agentKeys.js";
 import type { ApiKeyStore, Clock } from "./ports.js";
+import { uuidField } from "./uuidField.js";
 
 export async function listApiKeys(
   deps: { readonly store: ApiKeyStore; readonly clock: Clock },

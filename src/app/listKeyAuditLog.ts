@@ -1,8 +1,8 @@
 // Use case: read a tenant's key audit log (§16.8), oldest first, a page at a time.
 import type { AuditEntry } from "../domain/auditLog.js";
 import { invalidField } from "../domain/errors.js";
-import { uuidField } from "./agentKeys.js";
 import type { AuditLogReader } from "./ports.js";
+import { uuidField } from "./uuidField.js";
 
 export const AUDIT_PAGE_DEFAULT = 100;
 export const AUDIT_PAGE_MAX = 1000;

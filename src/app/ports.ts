@@ -1,4 +1,5 @@
 // Ports: what the use cases need from the outside world. Adapters live in infra/ and are wired in main.ts.
+import type { Ed25519 } from "../crypto/ed25519.js";
 import type { MerkleTree } from "../crypto/merkle.js";
 import type { Sha256 } from "../crypto/sha256.js";
 import type { AgentKey, AgentKeyValidity } from "../domain/agentKey.js";
@@ -92,6 +93,14 @@ export interface AgentKeyStore {
     oldKeyId: number,
     plan: (old: AgentKey | undefined, now: Date) => RotationPlan,
   ): Promise<{ oldKey: AgentKey; newKey: AgentKey }>;
+}
+
+/** What the agent key use cases (register, list, revoke, rotate) need. */
+export interface AgentKeyDeps {
+  readonly store: AgentKeyStore;
+  readonly clock: Clock;
+  readonly sha256: Sha256;
+  readonly ed25519: Ed25519;
 }
 
 /** API keys. Every change is written together with its audit entry, in one transaction. */
@@ -363,4 +372,9 @@ export interface EncryptionKeyStore {
     reason: string,
     audit: (revokedAt: Date) => AuditRecord,
   ): Promise<EncryptionKey | undefined>;
+}
+
+/** What the encryption key use cases (register, list, revoke) need. */
+export interface EncryptionKeyDeps {
+  readonly encryptionKeys: EncryptionKeyStore;
 }

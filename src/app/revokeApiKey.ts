@@ -3,8 +3,8 @@
 import type { ApiKey } from "../domain/apiKey.js";
 import { isApiKeyPrefix } from "../domain/apiKey.js";
 import { DomainError, invalidField, showValue } from "../domain/errors.js";
-import { uuidField } from "./agentKeys.js";
 import type { ApiKeyLookup, ApiKeyStore, Clock } from "./ports.js";
+import { uuidField } from "./uuidField.js";
 
 export async function revokeApiKey(
   deps: { readonly store: ApiKeyStore; readonly lookup: ApiKeyLookup; readonly clock: Clock },

@@ -4,13 +4,9 @@
 import { bytesToHex } from "../crypto/bytes.js";
 import { type AgentKey, keyStatusAt } from "../domain/agentKey.js";
 import { DomainError, invalidField } from "../domain/errors.js";
-import {
-  type AgentKeyDeps,
-  agentKeySubject,
-  checkNewPublicKey,
-  uuidField,
-  validityWindow,
-} from "./agentKeys.js";
+import { agentKeySubject, checkNewPublicKey, validityWindow } from "./agentKeyRules.js";
+import type { AgentKeyDeps } from "./ports.js";
+import { uuidField } from "./uuidField.js";
 
 export interface RotateAgentKeyInput {
   readonly tenantId: string;

@@ -10,7 +10,6 @@ import { utf8 } from "../crypto/bytes.js";
 import { constantTimeEqual, nativeSha256 } from "../crypto/native.js";
 import { loadOrCreateDevBootstrapKey } from "../infra/bootstrapAdminKey.js";
 import { createCachedApiKeyLookup } from "../infra/cachedApiKeyLookup.js";
-import { createJoseTokenVerifier } from "../infra/joseTokenVerifier.js";
 import { findApiKey } from "../infra/pg/pgApiKeyStore.js";
 import { listenAuthChanges } from "../infra/pg/pgAuthChanges.js";
 
@@ -66,10 +65,11 @@ export async function startAuth(
   }
   const authn: AuthenticateDeps = {
     apiKeys,
+    // jose is imported only when JWTs are configured.
     tokens:
       auth.jwtSecret === undefined
         ? undefined
-        : createJoseTokenVerifier({
+        : (await import("../infra/joseTokenVerifier.js")).createJoseTokenVerifier({
             secret: auth.jwtSecret,
             issuer: auth.jwtIssuer,
             audience: auth.jwtAudience,

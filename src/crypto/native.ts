@@ -9,7 +9,7 @@ import {
   type Ed25519,
   hasSmallOrderEncoding,
   isCanonicalEd25519Encoding,
-} from "./ed25519.js";
+} from "./ed25519Encoding.js";
 import type { Sha256 } from "./sha256.js";
 
 type Sodium = typeof import("sodium-native");

@@ -6,34 +6,16 @@ import type { AgentKeyLookup, AgentKeyStore } from "../../app/ports.js";
 import type { Sha256 } from "../../crypto/sha256.js";
 import { type AgentKey, agentKeyRef } from "../../domain/agentKey.js";
 import { DomainError } from "../../domain/errors.js";
+import { dbNow, type KeyRowColumns, keyFieldsFromRow, revokeKeyRow } from "./keyRows.js";
 import { appendAudit } from "./pgAuditLog.js";
 import { mapPgError } from "./pgErrors.js";
 
-interface KeyRow {
-  tenant_id: string;
-  agent_id: string;
+interface KeyRow extends KeyRowColumns {
   key_id: bigint;
-  public_key: Uint8Array;
-  valid_from: Date;
-  valid_to: Date | null;
-  revoked_at: Date | null;
-  revocation_reason: string | null;
-  created_at: Date;
 }
 
 function keyFromRow(r: KeyRow): AgentKey {
-  return {
-    tenantId: r.tenant_id,
-    agentId: r.agent_id,
-    keyId: Number(r.key_id),
-    publicKey: new Uint8Array(r.public_key),
-    algorithm: "ed25519",
-    validFrom: r.valid_from,
-    validTo: r.valid_to ?? undefined,
-    revokedAt: r.revoked_at ?? undefined,
-    revocationReason: r.revocation_reason ?? undefined,
-    createdAt: r.created_at,
-  };
+  return { ...keyFieldsFromRow(r), keyId: Number(r.key_id), algorithm: "ed25519" };
 }
 
 const KEY_EXISTS = (key: AgentKey): DomainError =>
@@ -53,12 +35,6 @@ async function insertKey(tx: TransactionSql, key: AgentKey): Promise<AgentKey> {
   const row = rows[0];
   if (row === undefined) throw KEY_EXISTS(key);
   return keyFromRow(row);
-}
-
-/** The database's clock, read when this statement runs (not the transaction's start). */
-async function dbNow(tx: TransactionSql): Promise<Date> {
-  const [row] = await tx<{ now: Date }[]>`select clock_timestamp() as now`;
-  return (row as { now: Date }).now;
 }
 
 /** Agent keys; every change is written with its audit entry in one transaction (pgAuditLog). */
@@ -90,26 +66,10 @@ export function createPgAgentKeyStore(sql: Sql, sha256: Sha256): AgentKeyStore {
     },
 
     async revoke(tenantId, agentId, keyId, reason, audit) {
+      const ref = { table: "agent_keys", idColumn: "key_id", tenantId, agentId, id: keyId } as const;
       try {
-        return (await sql.begin(async (tx) => {
-          // Lock the row first: this waits for every sequencing transaction that read the key (they hold
-          // FOR KEY SHARE on it until they commit), so the time taken next is later than their sequenced_at.
-          const rows = await tx<KeyRow[]>`
-            select * from agent_keys
-            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
-            for update`;
-          const row = rows[0];
-          if (row === undefined) return undefined;
-          if (row.revoked_at !== null) return keyFromRow(row);
-          // A statement of its own, after the lock was granted: clock_timestamp() is read when it runs.
-          const revoked = await tx<KeyRow[]>`
-            update agent_keys set revoked_at = clock_timestamp(), revocation_reason = ${reason}
-            where tenant_id = ${tenantId} and agent_id = ${agentId} and key_id = ${String(keyId)}
-            returning *`;
-          const key = keyFromRow(revoked[0] as KeyRow);
-          await appendAudit(tx, sha256, audit(key.revokedAt as Date));
-          return key;
-        })) as AgentKey | undefined;
+        const row = await sql.begin((tx) => revokeKeyRow<KeyRow>(tx, sha256, ref, reason, audit));
+        return row === undefined ? undefined : keyFromRow(row);
       } catch (err) {
         throw mapPgError(err);
       }

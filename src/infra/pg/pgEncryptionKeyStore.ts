@@ -5,34 +5,16 @@ import type { EncryptionKeyStore } from "../../app/ports.js";
 import type { Sha256 } from "../../crypto/sha256.js";
 import type { EncryptionKey } from "../../domain/encryptionKey.js";
 import { DomainError } from "../../domain/errors.js";
+import { dbNow, type KeyRowColumns, keyFieldsFromRow, revokeKeyRow } from "./keyRows.js";
 import { appendAudit } from "./pgAuditLog.js";
 import { mapPgError } from "./pgErrors.js";
 
-interface KeyRow {
-  tenant_id: string;
-  agent_id: string;
+interface KeyRow extends KeyRowColumns {
   recipient_kid: bigint;
-  public_key: Uint8Array;
-  valid_from: Date;
-  valid_to: Date | null;
-  revoked_at: Date | null;
-  revocation_reason: string | null;
-  created_at: Date;
 }
 
 function keyFromRow(r: KeyRow): EncryptionKey {
-  return {
-    tenantId: r.tenant_id,
-    agentId: r.agent_id,
-    recipientKid: Number(r.recipient_kid),
-    publicKey: new Uint8Array(r.public_key),
-    algorithm: "x25519",
-    validFrom: r.valid_from,
-    validTo: r.valid_to ?? undefined,
-    revokedAt: r.revoked_at ?? undefined,
-    revocationReason: r.revocation_reason ?? undefined,
-    createdAt: r.created_at,
-  };
+  return { ...keyFieldsFromRow(r), recipientKid: Number(r.recipient_kid), algorithm: "x25519" };
 }
 
 export function createPgEncryptionKeyStore(sql: Sql, sha256: Sha256): EncryptionKeyStore {
@@ -40,8 +22,7 @@ export function createPgEncryptionKeyStore(sql: Sql, sha256: Sha256): Encryption
     async insert(build) {
       try {
         return (await sql.begin(async (tx) => {
-          const [clock] = await tx<{ now: Date }[]>`select clock_timestamp() as now`;
-          const { key, audit } = build((clock as { now: Date }).now);
+          const { key, audit } = build(await dbNow(tx));
           const rows = await tx<KeyRow[]>`
             insert into encryption_keys (tenant_id, recipient_kid, agent_id, public_key, valid_from, valid_to,
                                          created_at)
@@ -78,23 +59,16 @@ export function createPgEncryptionKeyStore(sql: Sql, sha256: Sha256): Encryption
     },
 
     async revoke(tenantId, agentId, recipientKid, reason, audit) {
+      const ref = {
+        table: "encryption_keys",
+        idColumn: "recipient_kid",
+        tenantId,
+        agentId,
+        id: recipientKid,
+      } as const;
       try {
-        return (await sql.begin(async (tx) => {
-          const rows = await tx<KeyRow[]>`
-            select * from encryption_keys
-            where tenant_id = ${tenantId} and agent_id = ${agentId} and recipient_kid = ${String(recipientKid)}
-            for update`;
-          const row = rows[0];
-          if (row === undefined) return undefined;
-          if (row.revoked_at !== null) return keyFromRow(row);
-          const revoked = await tx<KeyRow[]>`
-            update encryption_keys set revoked_at = clock_timestamp(), revocation_reason = ${reason}
-            where tenant_id = ${tenantId} and recipient_kid = ${String(recipientKid)}
-            returning *`;
-          const key = keyFromRow(revoked[0] as KeyRow);
-          await appendAudit(tx, sha256, audit(key.revokedAt as Date));
-          return key;
-        })) as EncryptionKey | undefined;
+        const row = await sql.begin((tx) => revokeKeyRow<KeyRow>(tx, sha256, ref, reason, audit));
+        return row === undefined ? undefined : keyFromRow(row);
       } catch (err) {
         throw mapPgError(err);
       }
