@@ -21,34 +21,21 @@ import { type AnchorOfReceipt, verifyReceipt } from "../src/client/verifyReceipt
 import { hex32 } from "../src/domain/anchor.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, registerAgent, type TestAgent } from "./support/agent.js";
-import { type AnchorChainFixture, anchorEnv, startAnchorChain } from "./support/anvil.js";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestSequencer, testTransport } from "./support/sequencer.js";
+import { type AnchoredPair, startAnchoredPair } from "./support/anchoredPair.js";
+import type { AnchorChainFixture } from "./support/anvil.js";
+import { testTransport } from "./support/sequencer.js";
 
-let dbs: TestDatabase[] = [];
+let pair: AnchoredPair | undefined;
 let fx: AnchorChainFixture;
 let anchoring: Sequencer;
 let plain: Sequencer;
-let miner: NodeJS.Timeout | undefined;
 
 beforeAll(async () => {
-  const [a, b, chain] = await Promise.all([createTestDatabase(), createTestDatabase(), startAnchorChain()]);
-  dbs = [a, b];
-  fx = chain;
-  // Automine plus a block every 100 ms, so anchors get ANCHOR_CONFIRMATIONS (3) deep quickly.
-  miner = setInterval(() => void fx.rpc("evm_mine").catch(() => {}), 100);
-  [anchoring, plain] = await Promise.all([
-    startTestSequencer(a.url, anchorEnv(fx)),
-    startTestSequencer(b.url, { COMMIT_MAX_EVENTS: "4", COMMIT_MAX_AGE_MS: "50", COMMIT_POLL_MS: "20" }),
-  ]);
+  pair = await startAnchoredPair();
+  ({ fx, anchoring, plain } = pair);
 });
 
-afterAll(async () => {
-  clearInterval(miner);
-  await Promise.all([anchoring?.stop(), plain?.stop()]);
-  await fx?.stop();
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+afterAll(() => pair?.stop());
 
 /** Runs one Append stream: sends `requests`, half-closes, and collects every response until the server ends it. */
 async function appendStream(server: Sequencer, requests: AppendRequest[]): Promise<AppendResponse[]> {
