@@ -15,10 +15,10 @@ import {
   judgeAnchorTx,
   type OnChainCommitment,
   planStreamAnchors,
-  type TxVerdict,
   type TxAttempt,
   type TxFees,
   type TxObservation,
+  type TxVerdict,
   toAnchorInput,
   uuidToBytes32,
 } from "../domain/anchor.js";
