@@ -154,12 +154,13 @@ export interface TxAttempt extends SentTx {
   readonly sentAt: Date;
 }
 
+const minOf = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const maxOf = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
 /** The first version's fees: the network's estimate, its max fee capped at `maxFee` (the tip never above it). */
 export function initialFees(network: TxFees, maxFee: bigint): TxFees {
-  const maxFeePerGas = network.maxFeePerGas < maxFee ? network.maxFeePerGas : maxFee;
-  const maxPriorityFeePerGas =
-    network.maxPriorityFeePerGas < maxFeePerGas ? network.maxPriorityFeePerGas : maxFeePerGas;
-  return { maxFeePerGas, maxPriorityFeePerGas };
+  const maxFeePerGas = minOf(network.maxFeePerGas, maxFee);
+  return { maxFeePerGas, maxPriorityFeePerGas: minOf(network.maxPriorityFeePerGas, maxFeePerGas) };
 }
 
 /**
@@ -167,8 +168,7 @@ export function initialFees(network: TxFees, maxFee: bigint): TxFees {
  * wei (geth's pool asks for + 10 % by default and strictly more; others ask for more than geth, none above 12.5 %).
  */
 export function replacementMinimum(previous: bigint): bigint {
-  const bumped = previous + (previous + 7n) / 8n;
-  return bumped > previous ? bumped : previous + 1n;
+  return maxOf(previous + (previous + 7n) / 8n, previous + 1n);
 }
 
 export type FeeBump =
@@ -184,12 +184,11 @@ export type FeeBump =
 export function bumpFees(previous: TxFees, network: TxFees, maxFee: bigint): FeeBump {
   const minFee = replacementMinimum(previous.maxFeePerGas);
   const minTip = replacementMinimum(previous.maxPriorityFeePerGas);
-  const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-  const wanted = max(max(minFee, network.maxFeePerGas), minTip);
-  if (max(minFee, minTip) > maxFee) return { kind: "capped", needed: max(minFee, minTip) };
-  const maxFeePerGas = wanted < maxFee ? wanted : maxFee;
-  const tip = max(minTip, network.maxPriorityFeePerGas);
-  return { kind: "bump", maxFeePerGas, maxPriorityFeePerGas: tip < maxFeePerGas ? tip : maxFeePerGas };
+  const needed = maxOf(minFee, minTip);
+  if (needed > maxFee) return { kind: "capped", needed };
+  const maxFeePerGas = minOf(maxOf(needed, network.maxFeePerGas), maxFee);
+  const tip = maxOf(minTip, network.maxPriorityFeePerGas);
+  return { kind: "bump", maxFeePerGas, maxPriorityFeePerGas: minOf(tip, maxFeePerGas) };
 }
 
 /** A stream's last anchored commitment on chain, and a lookup of its anchored commitments by end. */
