@@ -96,6 +96,10 @@ export interface AnchorConfig {
   readonly maxGas: bigint;
   readonly slowRetryMs: number;
   readonly leaderPollMs: number;
+  /** A transaction not mined this long after its last version was sent is replaced with higher fees. */
+  readonly replaceAfterMs: number;
+  /** The max fee per gas (wei) never exceeded by a first version or a replacement. */
+  readonly maxFeePerGas: bigint;
   /** After a client that set AppendRequest.anchor_upgrades half-closes, how long pending upgrades are waited for. */
   readonly upgradeDrainMs: number;
   /** Test-only fault injection: "exit_after_send" kills the process right after a transaction is broadcast. */
@@ -456,6 +460,18 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "how often a stand-by instance tries to become the anchoring leader",
   },
   {
+    name: "ANCHOR_REPLACE_AFTER_MS",
+    default: "30000",
+    description:
+      "an anchoring transaction not mined this long after it (or its last replacement) was sent is replaced: same nonce and calldata, each fee raised by at least 12.5 % and to at least the network's current estimate",
+  },
+  {
+    name: "ANCHOR_MAX_FEE_GWEI",
+    default: "500",
+    description:
+      "max fee per gas (gwei, decimals allowed) an anchoring transaction never exceeds; a transaction whose next replacement would pass it waits at its fees and is reported (ves_anchor_tx_stuck_at_max_fee)",
+  },
+  {
     name: "ANCHOR_FAULT",
     default: "(unset)",
     description:
@@ -487,6 +503,19 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
     throw new ConfigError(`${name} expected an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** A positive amount of gwei (up to 9 decimals, at most 10^9 gwei) in wei. */
+function gwei(env: NodeJS.ProcessEnv, name: string, fallback: string): bigint {
+  const raw = env[name] === undefined || env[name] === "" ? fallback : (env[name] as string);
+  const m = /^(\d{1,10})(?:\.(\d{1,9}))?$/.exec(raw);
+  const wei = m === null ? 0n : BigInt(m[1] as string) * 10n ** 9n + BigInt((m[2] ?? "").padEnd(9, "0"));
+  if (wei <= 0n || wei > 10n ** 18n) {
+    throw new ConfigError(
+      `${name} expected an amount of gwei above 0 and at most 1000000000 (up to 9 decimals), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return wei;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -690,6 +719,8 @@ function readAnchorConfig(env: NodeJS.ProcessEnv, mode: Environment): AnchorConf
     maxGas: BigInt(int(env, "ANCHOR_MAX_GAS", 5_000_000, 100_000, 1_000_000_000)),
     slowRetryMs: int(env, "ANCHOR_SLOW_RETRY_MS", 60_000, 10, 86_400_000),
     leaderPollMs: int(env, "ANCHOR_LEADER_POLL_MS", 1000, 10, 60_000),
+    replaceAfterMs: int(env, "ANCHOR_REPLACE_AFTER_MS", 30_000, 10, 86_400_000),
+    maxFeePerGas: gwei(env, "ANCHOR_MAX_FEE_GWEI", "500"),
     upgradeDrainMs: int(env, "ANCHOR_UPGRADE_DRAIN_MS", 120_000, 0, 3_600_000),
     fault: readAnchorFault(str("ANCHOR_FAULT"), mode),
   };

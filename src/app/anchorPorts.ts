@@ -1,5 +1,14 @@
 // Ports of the anchoring worker (ves-protocol.md §7, §16.11): the anchor chain, the anchor records, leadership.
-import type { AnchorInput, AnchorRecord, Hex32, OnChainCommitment, TxObservation } from "../domain/anchor.js";
+import type {
+  AnchorInput,
+  AnchorRecord,
+  Hex32,
+  OnChainCommitment,
+  SentTx,
+  TxAttempt,
+  TxFees,
+  TxObservation,
+} from "../domain/anchor.js";
 import type { Commitment } from "../domain/commitment.js";
 import type { StreamKey } from "../domain/event.js";
 import type { ProofDeps } from "./ports.js";
@@ -22,11 +31,21 @@ export interface AnchorChain {
   observe(txHash: Hex32): Promise<TxObservation>;
   /** Simulates anchorMany(items) and estimates its gas; throws AnchorFailure("refused") for a typed revert. */
   estimate(items: readonly AnchorInput[]): Promise<bigint>;
+  /** The network's current EIP-1559 fee estimate. */
+  fees(): Promise<TxFees>;
   /**
-   * Signs anchorMany(items), calls `record(txHash)` (which must make the hash durable), then broadcasts.
-   * A crash in between leaves a recorded hash the chain never saw: it vanishes and is anchored again.
+   * Signs anchorMany(items) with these fees (the next nonce), calls `record(tx)` (which must make it durable),
+   * then broadcasts. A crash in between leaves a recorded hash the chain never saw: it vanishes and is anchored
+   * again.
    */
-  send(items: readonly AnchorInput[], gas: bigint, record: (txHash: Hex32) => Promise<void>): Promise<Hex32>;
+  send(
+    items: readonly AnchorInput[],
+    gas: bigint,
+    fees: TxFees,
+    record: (tx: SentTx) => Promise<void>,
+  ): Promise<Hex32>;
+  /** Signs `previous` again (same nonce, calldata and gas limit) with higher fees, records it, broadcasts it. */
+  replace(previous: SentTx, fees: TxFees, record: (tx: SentTx) => Promise<void>): Promise<Hex32>;
 }
 
 export interface AnchorCandidate {
@@ -51,8 +70,17 @@ export interface AnchorStore {
   candidates(now: Date, limit: number): Promise<AnchorCandidate[]>;
   /** The stream's commitments after `afterEnd`, in chain order. */
   unanchored(stream: StreamKey, afterEnd: bigint, limit: number): Promise<Commitment[]>;
-  /** Inserts submitted records for `commitments` (one transaction) and clears their streams' failures. */
-  recordSubmitted(commitments: readonly Commitment[], txHash: Hex32, at: Date): Promise<void>;
+  /**
+   * Inserts submitted records for `commitments` and the transaction's first version (one database transaction)
+   * and clears their streams' failures.
+   */
+  recordSubmitted(commitments: readonly Commitment[], tx: SentTx, at: Date): Promise<void>;
+  /** Every recorded version of the transaction `txHash` is a version of, oldest first ([] if none: sent before). */
+  attempts(txHash: Hex32): Promise<TxAttempt[]>;
+  /** Records a replacement of `previousHash` and points its unmined records at it (one database transaction). */
+  recordReplacement(previousHash: Hex32, tx: SentTx, at: Date): Promise<void>;
+  /** Points the unfinal records of `fromHash` at `minedHash`, the version of the same transaction that was mined. */
+  adoptTx(fromHash: Hex32, minedHash: Hex32): Promise<void>;
   /** Records a commitment found already anchored on chain (status included or final). */
   recordOnChain(
     commitment: Commitment,
@@ -68,7 +96,10 @@ export interface AnchorStore {
     blockHash: Hex32,
     at: Date,
   ): Promise<void>;
-  /** Deletes the unfinal records of a transaction (reorged, vanished or reverted) and rewinds their streams. */
+  /**
+   * Deletes the unfinal records of a transaction (reorged, vanished or reverted) and every recorded version of
+   * it, and rewinds their streams.
+   */
   forgetTx(txHash: Hex32): Promise<number>;
   recordFailure(stream: StreamKey, failure: Omit<StreamFailure, "failures">): Promise<number>;
   failures(stream: StreamKey): Promise<number>;

@@ -1,16 +1,23 @@
 // The anchoring worker (ves-protocol.md §7, §16.11): one leader per deployment anchors each stream's sealed
 // commitments in chain order, several per anchorMany transaction up to a gas bound; it reads the contract's state
 // before sending (what the chain already holds is recorded, never re-sent), follows every transaction to
-// finality by block depth, and anchors again what a reorg undid. Failures are classified: retryable ones back off
+// finality by block depth, and anchors again what a reorg undid. A transaction still pending after replaceAfterMs
+// is replaced (same nonce and calldata, fees bumped by the replacement minimum, at most maxFeePerGas); every
+// version is recorded before it is broadcast, and whichever is mined is the one followed. Failures are classified: retryable ones back off
 // with jitter, the others (a refusal, no funds) wait at a slow pace, per stream, without blocking other streams.
 import {
   AnchorFailure,
   type AnchorInput,
   anchorRetryDelayMs,
+  bumpFees,
   type Hex32,
+  initialFees,
   judgeAnchorTx,
   type OnChainCommitment,
   planStreamAnchors,
+  type TxAttempt,
+  type TxFees,
+  type TxObservation,
   type TxVerdict,
   toAnchorInput,
   uuidToBytes32,
@@ -36,6 +43,10 @@ export interface AnchorWorkerOptions {
   readonly leaderPollMs: number;
   /** A submitted transaction the node no longer knows counts as gone after this long. */
   readonly vanishAfterMs: number;
+  /** A submitted transaction not mined this long after its last version was sent is replaced (default 30 s). */
+  readonly replaceAfterMs?: number;
+  /** The max fee per gas (wei) never exceeded, first version or replacement (default 500 gwei). */
+  readonly maxFeePerGas?: bigint;
   readonly retry: { readonly baseMs: number; readonly maxMs: number; readonly slowMs: number };
   readonly candidateLimit?: number;
   readonly pendingLimit?: number;
@@ -46,7 +57,35 @@ export interface AnchorWorkerOptions {
 
 export type AnchorWorkerEvent =
   | { readonly kind: "leader"; readonly leader: boolean }
-  | { readonly kind: "submitted"; readonly txHash: Hex32; readonly commitments: number; readonly gas: bigint }
+  | {
+      readonly kind: "submitted";
+      readonly txHash: Hex32;
+      readonly commitments: number;
+      readonly gas: bigint;
+      readonly fees: TxFees;
+    }
+  | {
+      readonly kind: "replaced";
+      readonly previousHash: Hex32;
+      readonly txHash: Hex32;
+      readonly nonce: bigint;
+      readonly previousFees: TxFees;
+      readonly fees: TxFees;
+    }
+  /** The previous version of a transaction was mined instead of the latest: the records follow it. */
+  | { readonly kind: "earlier_version_mined"; readonly latestHash: Hex32; readonly txHash: Hex32 }
+  /** Replacing would pass maxFeePerGas: the transaction waits at its last fees (reported once per transaction). */
+  | {
+      readonly kind: "fee_capped";
+      readonly txHash: Hex32;
+      readonly nonce: bigint;
+      readonly fees: TxFees;
+      readonly needed: bigint;
+      readonly maxFeePerGas: bigint;
+    }
+  /** How many pending transactions are stuck at the max fee (sent when it changes). */
+  | { readonly kind: "stuck_at_max_fee"; readonly transactions: number }
+  | { readonly kind: "replace_failed"; readonly txHash: Hex32; readonly failure: AnchorFailure }
   | {
       readonly kind: "included" | "final";
       readonly txHash: Hex32;
@@ -101,6 +140,11 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
   let lastPlan = Number.NEGATIVE_INFINITY;
   let pendingTxs = 0;
   const trackMs = Math.min(opts.trackMs ?? opts.cadenceMs, opts.cadenceMs);
+  const replaceAfterMs = opts.replaceAfterMs ?? 30_000;
+  const maxFeePerGas = opts.maxFeePerGas ?? 500_000_000_000n;
+  /** Groups (first hashes) reported stuck at the max fee, and their count as last reported. */
+  let capped = new Set<Hex32>();
+  let stuckReported = 0;
 
   async function fail(streams: readonly StreamKey[], failure: AnchorFailure): Promise<void> {
     const now = clock.now();
@@ -129,13 +173,32 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     const byTx = new Map<Hex32, typeof pending>();
     for (const r of pending) byTx.set(r.txHash, [...(byTx.get(r.txHash) ?? []), r]);
     pendingTxs = byTx.size;
+    const stuck = new Set<Hex32>();
     for (const [txHash, records] of byTx) {
       const first = records[0];
       if (first === undefined) continue;
       const submitted = records.some((r) => r.status === "submitted") ? "submitted" : "included";
-      const seen = await chain.observe(txHash);
+      // Every version of a submitted transaction may be the one mined: look at each, the latest first.
+      const attempts = submitted === "submitted" ? await store.attempts(txHash) : [];
+      const versions = attempts.length > 0 ? attempts.map((a) => a.txHash).reverse() : [txHash];
+      let minedHash = txHash;
+      let seen: TxObservation | undefined;
+      let known = false;
+      for (const h of versions) {
+        const o = await chain.observe(h);
+        known ||= o.known;
+        if (o.receipt !== undefined) {
+          minedHash = h;
+          seen = o;
+          break;
+        }
+        seen = o;
+      }
+      if (seen === undefined) continue;
+      if (seen.receipt === undefined) seen = { ...seen, known };
+      const last = attempts.at(-1);
       const verdict: TxVerdict = judgeAnchorTx(
-        { status: submitted, submittedAt: first.submittedAt },
+        { status: submitted, submittedAt: last?.sentAt ?? first.submittedAt },
         seen,
         opts.confirmations,
         clock.now(),
@@ -143,17 +206,30 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
       );
       switch (verdict.kind) {
         case "pending":
+          if (
+            last !== undefined &&
+            known &&
+            clock.now().getTime() - last.sentAt.getTime() >= replaceAfterMs &&
+            !stopped
+          ) {
+            if (await replace(txHash, last)) stuck.add(last.firstHash);
+          }
           break;
         case "included":
         case "final":
+          if (minedHash !== txHash) {
+            await store.adoptTx(txHash, minedHash);
+            emit({ kind: "earlier_version_mined", latestHash: txHash, txHash: minedHash });
+          }
           if (
             verdict.kind === "final" ||
+            minedHash !== txHash ||
             records.some((r) => r.status === "submitted" || r.blockHash !== verdict.blockHash)
           ) {
-            await store.markTx(txHash, verdict.kind, verdict.blockNumber, verdict.blockHash, clock.now());
+            await store.markTx(minedHash, verdict.kind, verdict.blockNumber, verdict.blockHash, clock.now());
             emit({
               kind: verdict.kind,
-              txHash,
+              txHash: minedHash,
               blockNumber: verdict.blockNumber,
               depth: verdict.depth,
               commitments: undefined,
@@ -162,10 +238,54 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
           break;
         default: {
           const forgotten = await store.forgetTx(txHash);
-          emit({ kind: verdict.kind, txHash, forgotten });
+          emit({ kind: verdict.kind, txHash: minedHash, forgotten });
         }
       }
     }
+    capped = new Set([...capped].filter((h) => stuck.has(h)));
+    if (stuck.size !== stuckReported) {
+      stuckReported = stuck.size;
+      emit({ kind: "stuck_at_max_fee", transactions: stuck.size });
+    }
+  }
+
+  /**
+   * Replaces the pending transaction whose latest version is `last` (records at `current`) with higher fees.
+   * Returns true when it cannot, because the replacement minimum would pass the max fee.
+   */
+  async function replace(current: Hex32, last: TxAttempt): Promise<boolean> {
+    try {
+      const bump = bumpFees(last, await chain.fees(), maxFeePerGas);
+      if (bump.kind === "capped") {
+        if (!capped.has(last.firstHash)) {
+          capped.add(last.firstHash);
+          emit({
+            kind: "fee_capped",
+            txHash: current,
+            nonce: last.nonce,
+            fees: { maxFeePerGas: last.maxFeePerGas, maxPriorityFeePerGas: last.maxPriorityFeePerGas },
+            needed: bump.needed,
+            maxFeePerGas,
+          });
+        }
+        return true;
+      }
+      const fees = { maxFeePerGas: bump.maxFeePerGas, maxPriorityFeePerGas: bump.maxPriorityFeePerGas };
+      const txHash = await chain.replace(last, fees, (t) => store.recordReplacement(current, t, clock.now()));
+      emit({
+        kind: "replaced",
+        previousHash: current,
+        txHash,
+        nonce: last.nonce,
+        previousFees: { maxFeePerGas: last.maxFeePerGas, maxPriorityFeePerGas: last.maxPriorityFeePerGas },
+        fees,
+      });
+    } catch (err) {
+      // Recorded but refused (the nonce was mined meanwhile, a node's higher minimum) or a crash-like loss: the
+      // next rounds look at every version again, and bump from the latest recorded one.
+      emit({ kind: "replace_failed", txHash: current, failure: asFailure(err) });
+    }
+    return false;
   }
 
   /** Reads the contract for one stream; records what it holds; returns what to send. */
@@ -247,16 +367,18 @@ export function startAnchorWorker(deps: AnchorWorkerDeps, opts: AnchorWorkerOpti
     const commitments = batch.map((i) => i.commitment);
     let recorded: Hex32 | undefined;
     try {
+      const fees = initialFees(await chain.fees(), maxFeePerGas);
       const txHash = await chain.send(
         batch.map((i) => i.input),
         gas,
-        async (h) => {
-          await store.recordSubmitted(commitments, h, clock.now());
-          recorded = h;
+        fees,
+        async (t) => {
+          await store.recordSubmitted(commitments, t, clock.now());
+          recorded = t.txHash;
         },
       );
       opts.afterSend?.(txHash);
-      emit({ kind: "submitted", txHash, commitments: batch.length, gas });
+      emit({ kind: "submitted", txHash, commitments: batch.length, gas, fees });
       pendingTxs++;
     } catch (err) {
       const f = asFailure(err);

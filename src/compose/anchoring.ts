@@ -11,7 +11,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { AnchorReader } from "../app/anchorPorts.js";
 import { type AnchorWorker, type AnchorWorkerEvent, startAnchorWorker } from "../app/anchorWorker.js";
 import type { AnchorConfig } from "../config.js";
-import type { Hex32 } from "../domain/anchor.js";
+import type { Hex32, TxFees } from "../domain/anchor.js";
 import { DomainError } from "../domain/errors.js";
 import { ANVIL_DEV_KEY, type Anvil, DEV_ANVIL_URL_FILE, startAnvil } from "../infra/eth/anvil.js";
 import { anchorChain, anchorPublicClient, anchorWalletClient } from "../infra/eth/chain.js";
@@ -56,12 +56,26 @@ function anchorMetrics(registry: Registry) {
     transactions: c("ves_anchor_transactions_total", "Anchoring transactions by outcome", ["outcome"]),
     commitments: c("ves_anchor_commitments_submitted_total", "Commitments sent in anchoring transactions"),
     failures: c("ves_anchor_failures_total", "Anchoring failures by kind and reason", ["kind", "reason"]),
+    replacements: c(
+      "ves_anchor_tx_replacements_total",
+      "Anchoring transactions replaced with higher fees (same nonce)",
+    ),
+    stuckAtMaxFee: new Gauge({
+      name: "ves_anchor_tx_stuck_at_max_fee",
+      help: "Pending anchoring transactions that cannot be replaced without passing ANCHOR_MAX_FEE_GWEI",
+      registers: [registry],
+    }),
     errors: c(
       "ves_anchor_round_errors_total",
       "Anchoring rounds that failed (database or chain unreachable)",
     ),
   };
 }
+
+const feeFields = (f: TxFees) => ({
+  maxFeePerGas: String(f.maxFeePerGas),
+  maxPriorityFeePerGas: String(f.maxPriorityFeePerGas),
+});
 
 export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Promise<Anchoring> {
   const { log } = deps;
@@ -135,8 +149,49 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
         metrics.transactions.inc({ outcome: "submitted" });
         metrics.commitments.inc(e.commitments);
         log.info(
-          { txHash: e.txHash, commitments: e.commitments, gas: String(e.gas) },
+          { txHash: e.txHash, commitments: e.commitments, gas: String(e.gas), ...feeFields(e.fees) },
           "anchoring: transaction sent",
+        );
+        break;
+      case "replaced":
+        metrics.replacements.inc();
+        log.warn(
+          {
+            previousHash: e.previousHash,
+            txHash: e.txHash,
+            nonce: String(e.nonce),
+            previous: feeFields(e.previousFees),
+            ...feeFields(e.fees),
+          },
+          "anchoring: transaction not mined in time; replaced with higher fees",
+        );
+        break;
+      case "earlier_version_mined":
+        log.info(
+          { latestHash: e.latestHash, txHash: e.txHash },
+          "anchoring: an earlier version of a replaced transaction was mined; following it",
+        );
+        break;
+      case "fee_capped":
+        log.error(
+          {
+            txHash: e.txHash,
+            nonce: String(e.nonce),
+            ...feeFields(e.fees),
+            neededMaxFeePerGas: String(e.needed),
+            capMaxFeePerGas: String(e.maxFeePerGas),
+          },
+          "anchoring: transaction stuck at the max fee (ANCHOR_MAX_FEE_GWEI); not replaced again, anchoring waits behind it",
+        );
+        break;
+      case "stuck_at_max_fee":
+        metrics.stuckAtMaxFee.set(e.transactions);
+        break;
+      case "replace_failed":
+        metrics.failures.inc({ kind: e.failure.kind, reason: e.failure.reason });
+        log.warn(
+          { txHash: e.txHash, kind: e.failure.kind, reason: e.failure.reason },
+          `anchoring: replacing a transaction failed (tried again next round): ${e.failure.message}`,
         );
         break;
       case "included":
@@ -211,6 +266,8 @@ export async function startAnchoring(cfg: AnchorConfig, deps: AnchoringDeps): Pr
       maxGas: cfg.maxGas,
       leaderPollMs: cfg.leaderPollMs,
       vanishAfterMs: Math.max(30_000, 3 * cfg.intervalMs),
+      replaceAfterMs: cfg.replaceAfterMs,
+      maxFeePerGas: cfg.maxFeePerGas,
       retry: { baseMs: 1000, maxMs: 300_000, slowMs: cfg.slowRetryMs },
       onEvent,
       ...(cfg.fault === "exit_after_send"

@@ -2,11 +2,14 @@
 import { describe, expect, it } from "vitest";
 import {
   anchorRetryDelayMs,
+  bumpFees,
   checkAnchor,
   hex32,
+  initialFees,
   judgeAnchorTx,
   type OnChainCommitment,
   planStreamAnchors,
+  replacementMinimum,
   toAnchorInput,
   uuidToBytes32,
 } from "./anchor.js";
@@ -176,5 +179,36 @@ describe("toAnchorInput", () => {
     const input = toAnchorInput(commitment(1n, 4n, 1));
     expect(input.leafCount).toBe(4);
     expect(input.merkleRoot).toBe(`0x${"01".repeat(32)}`);
+  });
+});
+
+describe("fee bumping", () => {
+  const gwei = (n: number) => BigInt(Math.round(n * 1e9));
+  const fees = (max: number, tip: number) => ({ maxFeePerGas: gwei(max), maxPriorityFeePerGas: gwei(tip) });
+
+  it("asks at least + 12.5 % (rounded up) and at least 1 wei more", () => {
+    expect(replacementMinimum(800n)).toBe(900n);
+    expect(replacementMinimum(801n)).toBe(902n);
+    expect(replacementMinimum(0n)).toBe(1n);
+    expect(replacementMinimum(1n)).toBe(2n);
+  });
+
+  it("raises both fees by the replacement minimum, or to the network's estimate when that is higher", () => {
+    expect(bumpFees(fees(10, 2), fees(5, 1), gwei(500))).toEqual({ kind: "bump", ...fees(11.25, 2.25) });
+    expect(bumpFees(fees(10, 2), fees(30, 3), gwei(500))).toEqual({ kind: "bump", ...fees(30, 3) });
+  });
+
+  it("caps the max fee, keeps the tip under it, and stops once the minimum passes the cap", () => {
+    expect(bumpFees(fees(10, 2), fees(30, 3), gwei(12))).toEqual({ kind: "bump", ...fees(12, 3) });
+    expect(bumpFees(fees(12, 3), fees(30, 3), gwei(12))).toEqual({ kind: "capped", needed: gwei(13.5) });
+    expect(bumpFees(fees(10, 10), fees(10, 10), gwei(11.25))).toEqual({
+      kind: "bump",
+      ...fees(11.25, 11.25),
+    });
+  });
+
+  it("caps the first version's fees too", () => {
+    expect(initialFees(fees(30, 2), gwei(500))).toEqual(fees(30, 2));
+    expect(initialFees(fees(30, 2), gwei(1))).toEqual(fees(1, 1));
   });
 });

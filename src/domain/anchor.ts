@@ -132,6 +132,65 @@ export function judgeAnchorTx(
     : { kind: "included", blockNumber: r.blockNumber, blockHash: r.blockHash, depth };
 }
 
+/** EIP-1559 fees of a transaction, in wei. */
+export interface TxFees {
+  readonly maxFeePerGas: bigint;
+  readonly maxPriorityFeePerGas: bigint;
+}
+
+/** One signed version of an anchoring transaction: what is needed to follow it and to sign its replacement. */
+export interface SentTx extends TxFees {
+  readonly txHash: Hex32;
+  readonly sender: Hex32;
+  readonly nonce: bigint;
+  readonly gas: bigint;
+  readonly data: Hex32;
+}
+
+/** A recorded version of an anchoring transaction (migrations/050_anchor_attempts.sql). */
+export interface TxAttempt extends SentTx {
+  /** The hash of the group's first version. */
+  readonly firstHash: Hex32;
+  readonly sentAt: Date;
+}
+
+const minOf = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const maxOf = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+/** The first version's fees: the network's estimate, its max fee capped at `maxFee` (the tip never above it). */
+export function initialFees(network: TxFees, maxFee: bigint): TxFees {
+  const maxFeePerGas = minOf(network.maxFeePerGas, maxFee);
+  return { maxFeePerGas, maxPriorityFeePerGas: minOf(network.maxPriorityFeePerGas, maxFeePerGas) };
+}
+
+/**
+ * The smallest fee a node accepts for a replacement: the previous one + 12.5 % (rounded up), and at least + 1
+ * wei (geth's pool asks for + 10 % by default and strictly more; others ask for more than geth, none above 12.5 %).
+ */
+export function replacementMinimum(previous: bigint): bigint {
+  return maxOf(previous + (previous + 7n) / 8n, previous + 1n);
+}
+
+export type FeeBump =
+  | ({ readonly kind: "bump" } & TxFees)
+  /** The replacement minimum would pass `maxFee`: keep waiting at the last fees, and report. */
+  | { readonly kind: "capped"; readonly needed: bigint };
+
+/**
+ * The fees of a replacement: each fee at least the replacement minimum of the previous version's and at least
+ * the network's current estimate, the max fee capped at `maxFee` (a replacement below the minimum would be
+ * refused by the node, so none is sent then), the tip never above the max fee.
+ */
+export function bumpFees(previous: TxFees, network: TxFees, maxFee: bigint): FeeBump {
+  const minFee = replacementMinimum(previous.maxFeePerGas);
+  const minTip = replacementMinimum(previous.maxPriorityFeePerGas);
+  const needed = maxOf(minFee, minTip);
+  if (needed > maxFee) return { kind: "capped", needed };
+  const maxFeePerGas = minOf(maxOf(needed, network.maxFeePerGas), maxFee);
+  const tip = maxOf(minTip, network.maxPriorityFeePerGas);
+  return { kind: "bump", maxFeePerGas, maxPriorityFeePerGas: minOf(tip, maxFeePerGas) };
+}
+
 /** A stream's last anchored commitment on chain, and a lookup of its anchored commitments by end. */
 export interface OnChainCommitment {
   readonly sequenceStart: bigint;

@@ -1,5 +1,5 @@
 // AnchorChain over viem: reads VesAnchor's state, observes transactions, simulates and sends anchorMany with the
-// submitter's local account (viem fills nonce and EIP-1559 fees), and classifies every failure (AnchorFailure).
+// submitter's local account (viem fills the nonce; the worker sets the EIP-1559 fees and bumps them), and classifies every failure (AnchorFailure).
 import {
   type Account,
   BaseError,
@@ -14,7 +14,13 @@ import {
 } from "viem";
 import { vesAnchorAbi } from "../../../contracts/gen/vesAnchor.js";
 import type { AnchorChain } from "../../app/anchorPorts.js";
-import { AnchorFailure, type Hex32, type OnChainCommitment, uuidToBytes32 } from "../../domain/anchor.js";
+import {
+  AnchorFailure,
+  type Hex32,
+  type OnChainCommitment,
+  type SentTx,
+  uuidToBytes32,
+} from "../../domain/anchor.js";
 import type { StreamKey } from "../../domain/event.js";
 import { anchorRevert } from "./anchorRevert.js";
 
@@ -113,7 +119,7 @@ export function createViemAnchorChain(opts: ViemAnchorChainOptions): AnchorChain
   const absent = (err: unknown, name: string): boolean =>
     err instanceof BaseError && err.walk((e) => (e as Error).name === name) !== null;
 
-  return {
+  const chain: AnchorChain = {
     chainId: wallet.chain.id,
     contractAddress: address,
     latestEnd: classified(async (stream) =>
@@ -194,7 +200,11 @@ export function createViemAnchorChain(opts: ViemAnchorChainOptions): AnchorChain
         account: wallet.account,
       }),
     ),
-    send: classified(async (items, gas, record) => {
+    fees: classified(async () => {
+      const f = await client.estimateFeesPerGas({ chain: wallet.chain, type: "eip1559" });
+      return { maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas };
+    }),
+    send: classified(async (items, gas, fees, record) => {
       const data = encodeFunctionData({
         abi: vesAnchorAbi,
         functionName: "anchorMany",
@@ -204,12 +214,55 @@ export function createViemAnchorChain(opts: ViemAnchorChainOptions): AnchorChain
         to: address,
         data,
         gas: gas + (gas * BigInt(Math.round(margin * 1000))) / 1000n,
+        type: "eip1559",
+        maxFeePerGas: fees.maxFeePerGas,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       });
-      const serialized = (await wallet.signTransaction(request as never)) as Hex;
-      const txHash = keccak256(serialized);
-      await record(txHash);
-      await wallet.sendRawTransaction({ serializedTransaction: serialized });
-      return txHash;
+      return signRecordSend({
+        data,
+        gas: request.gas,
+        nonce: BigInt(request.nonce),
+        ...fees,
+        record,
+      });
     }),
+    replace: classified(async (previous, fees, record) =>
+      signRecordSend({ data: previous.data, gas: previous.gas, nonce: previous.nonce, ...fees, record }),
+    ),
   };
+  return chain;
+
+  /** Signs an EIP-1559 transaction to the contract, records it (durably), then broadcasts it. */
+  async function signRecordSend(tx: {
+    data: Hex32;
+    gas: bigint;
+    nonce: bigint;
+    maxFeePerGas: bigint;
+    maxPriorityFeePerGas: bigint;
+    record: (tx: SentTx) => Promise<void>;
+  }): Promise<Hex32> {
+    const serialized = (await wallet.signTransaction({
+      account: wallet.account,
+      chain: wallet.chain,
+      type: "eip1559",
+      to: address,
+      data: tx.data,
+      gas: tx.gas,
+      nonce: Number(tx.nonce),
+      maxFeePerGas: tx.maxFeePerGas,
+      maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+    } as never)) as Hex;
+    const txHash = keccak256(serialized);
+    await tx.record({
+      txHash,
+      sender: wallet.account.address.toLowerCase() as Hex32,
+      nonce: tx.nonce,
+      gas: tx.gas,
+      data: tx.data,
+      maxFeePerGas: tx.maxFeePerGas,
+      maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+    });
+    await wallet.sendRawTransaction({ serializedTransaction: serialized });
+    return txHash;
+  }
 }

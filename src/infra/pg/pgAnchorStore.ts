@@ -3,7 +3,7 @@
 import type { Sql } from "postgres";
 import type { AnchorCandidate, AnchorStore, StreamFailure } from "../../app/anchorPorts.js";
 import { bytesToHex, hexToBytes } from "../../crypto/bytes.js";
-import type { AnchorRecord, AnchorStatus, Hex32 } from "../../domain/anchor.js";
+import type { AnchorRecord, AnchorStatus, Hex32, SentTx, TxAttempt } from "../../domain/anchor.js";
 import type { StreamKey } from "../../domain/event.js";
 import { COMMITMENT_COLUMNS, type CommitmentRow, commitmentFromRow } from "./pgCommitmentStore.js";
 import { mapPgError } from "./pgErrors.js";
@@ -21,6 +21,32 @@ interface RecordRow {
   block_number: bigint | null;
   block_hash: Uint8Array | null;
   submitted_at: Date;
+}
+
+interface AttemptRow {
+  tx_hash: Uint8Array;
+  first_hash: Uint8Array;
+  sender: Uint8Array;
+  nonce: bigint;
+  gas_limit: bigint;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+  calldata: Uint8Array;
+  sent_at: Date;
+}
+
+function attemptFromRow(r: AttemptRow): TxAttempt {
+  return {
+    txHash: hex(r.tx_hash),
+    firstHash: hex(r.first_hash),
+    sender: hex(r.sender),
+    nonce: r.nonce,
+    gas: r.gas_limit,
+    maxFeePerGas: BigInt(r.max_fee_per_gas),
+    maxPriorityFeePerGas: BigInt(r.max_priority_fee_per_gas),
+    data: hex(r.calldata),
+    sentAt: r.sent_at,
+  };
 }
 
 function recordFromRow(r: RecordRow): AnchorRecord {
@@ -75,6 +101,15 @@ export function createPgAnchorStore(
       do update set anchored_end = excluded.anchored_end`;
   };
 
+  const insertAttempt = async (tx: Sql, t: SentTx, firstHash: Hex32, at: Date): Promise<void> => {
+    await tx`
+      insert into anchor_tx_attempts (chain_id, contract_address, tx_hash, first_hash, sender, nonce, gas_limit,
+                                      max_fee_per_gas, max_priority_fee_per_gas, calldata, sent_at)
+      values (${chain}::bigint, ${contract}, ${bytes(t.txHash)}, ${bytes(firstHash)}, ${bytes(t.sender)},
+              ${String(t.nonce)}::bigint, ${String(t.gas)}::bigint, ${String(t.maxFeePerGas)}::numeric,
+              ${String(t.maxPriorityFeePerGas)}::numeric, ${bytes(t.data)}, ${at})`;
+  };
+
   return {
     pending: guarded(async (limit) => {
       const rows = await sql<RecordRow[]>`
@@ -121,8 +156,10 @@ export function createPgAnchorStore(
       return rows.map(commitmentFromRow);
     }),
 
-    recordSubmitted: guarded(async (commitments, txHash, at) => {
+    recordSubmitted: guarded(async (commitments, sent, at) => {
+      const txHash = sent.txHash;
       await sql.begin(async (tx) => {
+        await insertAttempt(tx as unknown as Sql, sent, txHash, at);
         await tx`
           insert into commitment_anchors (chain_id, contract_address, commitment_id, tenant_id, store_id,
                                           sequence_end, status, tx_hash, submitted_at)
@@ -165,8 +202,49 @@ export function createPgAnchorStore(
           and status <> 'final'`;
     }),
 
+    attempts: guarded(async (txHash) => {
+      const rows = await sql<AttemptRow[]>`
+        select a.tx_hash, a.first_hash, a.sender, a.nonce, a.gas_limit, a.max_fee_per_gas::text,
+               a.max_priority_fee_per_gas::text, a.calldata, a.sent_at
+        from anchor_tx_attempts a
+        join anchor_tx_attempts g on g.chain_id = a.chain_id and g.contract_address = a.contract_address
+                                 and g.first_hash = a.first_hash
+        where g.chain_id = ${chain}::bigint and g.contract_address = ${contract} and g.tx_hash = ${bytes(txHash)}
+        order by a.sent_at, a.max_fee_per_gas`;
+      return rows.map(attemptFromRow);
+    }),
+
+    recordReplacement: guarded(async (previousHash, sent, at) => {
+      await sql.begin(async (tx) => {
+        const [prev] = await tx<{ first_hash: Uint8Array }[]>`
+          select first_hash from anchor_tx_attempts
+          where chain_id = ${chain}::bigint and contract_address = ${contract} and tx_hash = ${bytes(previousHash)}`;
+        if (prev === undefined) {
+          throw new Error(`anchoring: no recorded transaction ${previousHash} to replace`);
+        }
+        await insertAttempt(tx as unknown as Sql, sent, hex(prev.first_hash), at);
+        await tx`
+          update commitment_anchors set tx_hash = ${bytes(sent.txHash)}
+          where chain_id = ${chain}::bigint and contract_address = ${contract}
+            and tx_hash = ${bytes(previousHash)} and status = 'submitted'`;
+      });
+    }),
+
+    adoptTx: guarded(async (fromHash, minedHash) => {
+      await sql`
+        update commitment_anchors set tx_hash = ${bytes(minedHash)}
+        where chain_id = ${chain}::bigint and contract_address = ${contract}
+          and tx_hash = ${bytes(fromHash)} and status <> 'final'`;
+    }),
+
     forgetTx: guarded(async (txHash) => {
       return sql.begin(async (tx) => {
+        await tx`
+          delete from anchor_tx_attempts
+          where chain_id = ${chain}::bigint and contract_address = ${contract}
+            and first_hash = (select first_hash from anchor_tx_attempts
+                              where chain_id = ${chain}::bigint and contract_address = ${contract}
+                                and tx_hash = ${bytes(txHash)})`;
         const gone = await tx<{ tenant_id: string; store_id: string }[]>`
           delete from commitment_anchors
           where chain_id = ${chain}::bigint and contract_address = ${contract} and tx_hash = ${bytes(txHash)}
