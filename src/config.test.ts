@@ -177,6 +177,18 @@ describe("readConfig", () => {
         'ANCHOR_CONFIRMATIONS expected an integer in 1..10000, got "0"',
       );
       expect(() => readConfig({ ...anchored, ANCHOR_RPC_URL: "ws://x" })).toThrow(/http:\/\/ or https:\/\//);
+      expect(readConfig(anchored).anchor?.maxFeePerGas).toBe(500n * 10n ** 9n);
+      expect(readConfig({ ...anchored, ANCHOR_MAX_FEE_GWEI: "0.25" }).anchor?.maxFeePerGas).toBe(
+        250_000_000n,
+      );
+      expect(readConfig({ ...anchored, ANCHOR_MAX_FEE_GWEI: "12.000000001" }).anchor?.maxFeePerGas).toBe(
+        12_000_000_001n,
+      );
+      for (const bad of ["0", "-1", "1e3", "1.0000000001", "abc"]) {
+        expect(() => readConfig({ ...anchored, ANCHOR_MAX_FEE_GWEI: bad })).toThrow(
+          `ANCHOR_MAX_FEE_GWEI expected an amount of gwei above 0 and at most 1000000000 (up to 9 decimals), got ${JSON.stringify(bad)}`,
+        );
+      }
       expect(() => readConfig({ ...anchored, ANCHOR_DEV_ANVIL: "true" })).toThrow(/exclude each other/);
       expect(() =>
         readConfig({
