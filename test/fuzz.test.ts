@@ -21,6 +21,7 @@ import {
 } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AnchorService } from "../gen/ves/sequencer/v1/anchor_pb.js";
 import { ApiKeyService } from "../gen/ves/sequencer/v1/api_key_pb.js";
 import { type Event, EventSchema } from "../gen/ves/sequencer/v1/event_pb.js";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
@@ -32,7 +33,13 @@ import { createAgent, registerAgent, type TestAgent } from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestSequencer, TEST_ADMIN_KEY, withCredential } from "./support/sequencer.js";
 
-const SERVICES: DescService[] = [SequencerService, KeyRegistryService, ApiKeyService, ProofService];
+const SERVICES: DescService[] = [
+  SequencerService,
+  KeyRegistryService,
+  ApiKeyService,
+  ProofService,
+  AnchorService,
+];
 /** Runs per transport; the file stays well under 30 s on the shared 2-core machine. */
 const RUNS = { grpc: 160, connect: 100, connectJson: 100, grpcWeb: 60, raw: 120, ingest: 40 };
 const STREAM_MS = 100;
