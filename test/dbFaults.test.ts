@@ -13,9 +13,9 @@ import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { sodiumEd25519 } from "../src/crypto/native.js";
 import { createAgent, registerAgent } from "./support/agent.js";
 import { makeBatch, receiptsOf, type TestBatch } from "./support/appendSession.js";
+import { hasPgBinaries, type PgCluster, startPgCluster } from "./support/pgCluster.js";
 import { type SequencerProcess, spawnSequencer, testIdentity, testTransport } from "./support/sequencer.js";
 import { expectGapFree, expectReceiptMatches, readStream } from "./support/streamLog.js";
-import { createTempCluster, hasPostgresBinaries, type TempCluster } from "./support/tempCluster.js";
 
 const identity = testIdentity();
 const sequencerKey = sodiumEd25519.getPublicKey(Buffer.from(identity.SEQUENCER_SIGNING_KEY, "hex"));
@@ -24,15 +24,15 @@ const CALL_TIMEOUT_MS = 6_000;
 const WRITERS = 3;
 const ROUNDS = 3;
 
-let cluster: TempCluster;
+let cluster: PgCluster;
 let admin: postgres.Sql;
 let server: SequencerProcess | undefined;
 
 beforeAll(async () => {
-  cluster = await createTempCluster();
-  await cluster.start();
-  admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
-  server = await spawnSequencer(cluster.url, {
+  // A primary alone; no fsync (restarts are the point here, not durability).
+  cluster = await startPgCluster({ extraConf: ["fsync = off", "max_connections = 50"] });
+  admin = postgres(cluster.primary.url(), { max: 1, onnotice: () => {} });
+  server = await spawnSequencer(cluster.primary.url(), {
     ...identity,
     DB_POOL_MAX: "6",
     CRYPTO_WORKERS: "1",
@@ -48,7 +48,7 @@ afterAll(async () => {
   // Each step on its own: the throwaway cluster is removed even if the server already died.
   await server?.kill("SIGKILL").catch(() => {});
   await admin?.end({ timeout: 1 }).catch(() => {});
-  await cluster?.cleanup();
+  await cluster?.destroy();
 }, 60_000);
 
 interface CallRecord {
@@ -58,7 +58,7 @@ interface CallRecord {
   readonly message: string;
 }
 
-it.runIf(hasPostgresBinaries())(
+it.runIf(hasPgBinaries())(
   "survives killed backends and PostgreSQL restarts under load: no crash, no hang, no false receipt",
   async () => {
     const proc = server as SequencerProcess;
@@ -141,7 +141,7 @@ it.runIf(hasPostgresBinaries())(
           select pg_terminate_backend(pid) from pg_stat_activity
           where application_name = 'ves-sequencer' and pid <> pg_backend_pid()`;
         resumeMs.push(await progress(5));
-        await cluster.restart();
+        await cluster.primary.restart();
         resumeMs.push(await progress(5));
       }
     } finally {

@@ -1,7 +1,7 @@
-// Throwaway PostgreSQL 15 replication clusters for tests: a primary (wal_level=replica) and hot standbys made
-// with pg_basebackup -R, on free ports with unix sockets in a temp dir, run as the `postgres` user when the
-// tests run as root. Promote, pause and resume replay, SIGKILL; destroy() stops and removes everything. Never
-// touches the machine's own cluster.
+// Throwaway PostgreSQL 15 clusters for tests: the one way tests start a cluster of their own. A primary
+// (wal_level=replica), optionally hot standbys made with pg_basebackup -R, on free ports on 127.0.0.1 with unix
+// sockets in a temp dir, run as the `postgres` user when the tests run as root. Stop, restart, SIGKILL, promote,
+// pause and resume replay; destroy() stops and removes everything. Never touches the machine's own cluster.
 import { execFile } from "node:child_process";
 import {
   chownSync,
@@ -21,7 +21,8 @@ import postgres from "postgres";
 
 const run = promisify(execFile);
 
-export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** The PostgreSQL server binaries: $PG_BIN (or $PG_BIN_DIR), else Debian's PostgreSQL 15. */
+export const PG_BIN = process.env.PG_BIN ?? process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
 
 /** True when the PostgreSQL server binaries these clusters need are installed. */
 export function hasPgBinaries(): boolean {
@@ -88,6 +89,8 @@ export interface PgNode {
   start(): Promise<void>;
   /** pg_ctl stop -m fast (no-op when not running). */
   stop(): Promise<void>;
+  /** pg_ctl restart -m fast: every backend terminated (57P01), then started again; `admin` reconnects. */
+  restart(): Promise<void>;
   /** SIGKILL the postmaster (and so every backend): a crash, no shutdown checkpoint. */
   kill(): Promise<void>;
   promote(): Promise<void>;
@@ -171,6 +174,10 @@ function makeNode(name: string, dir: string, port: number): PgNode {
       admin = undefined;
       await pg("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "stop"]).catch(() => {});
       running = false;
+    },
+    async restart() {
+      await pg("pg_ctl", ["-D", dataDir, "-l", logFile, "-m", "fast", "-w", "-t", "60", "restart"]);
+      running = true;
     },
     async kill() {
       const pidFile = path.join(dataDir, "postmaster.pid");
