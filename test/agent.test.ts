@@ -1,7 +1,3 @@
-// The SDK producer (createAgent) against the real server: verified receipts, typed rejections, backpressure,
-// sealed proofs, a receipt tampered on the wire and a wrong pinned key refused, and a server SIGKILLed and
-// restarted mid-stream: every append settles exactly once and the stream holds each event once, in order.
-import { createServer } from "node:net";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
@@ -11,6 +7,7 @@ import type { AppendResponse } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import { AgentError } from "../src/client/agentError.js";
 import type { AppendResult } from "../src/client/createAgent.js";
 import { sodiumEd25519 } from "../src/crypto/native.js";
+import { freePort } from "../src/infra/freePort.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent } from "../src/node/createAgent.js";
 import { createAgent as createTestAgent, registerAgent, type TestAgent } from "./support/agent.js";
@@ -211,14 +208,6 @@ describe("against an in-process server", () => {
     await expect(agent.append(event(2))).rejects.toMatchObject({ reason: "unauthenticated" });
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 it("backs off exponentially with jitter, and gives up with a typed error past giveUpAfterMs", async () => {
   const a = createTestAgent();

@@ -3,7 +3,6 @@
 // duplicates nothing.
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
 import { bytesToHex } from "../src/crypto/bytes.js";
 import { sodiumEd25519 } from "../src/crypto/native.js";
+import { freePort } from "../src/infra/freePort.js";
 import type { Sequencer } from "../src/main.js";
 import { signerFromSeed } from "../src/node/createAgent.js";
 import { createOutbox } from "../src/node/createOutbox.js";
@@ -44,14 +44,6 @@ afterAll(async () => {
   await sql?.end({ timeout: 1 });
   await db?.drop();
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 function outboxOrder(file: string): { ids: string[]; unacknowledged: number } {
   const f = new Database(file, { readonly: true });

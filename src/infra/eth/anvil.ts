@@ -2,8 +2,8 @@
 // development setting ANCHOR_DEV_ANVIL. Starts the binary directly (about twice as fast as the npm wrapper).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import net from "node:net";
 import path from "node:path";
+import { freePort } from "../freePort.js";
 
 /** Anvil's default account #0 (public test key; funded on every anvil). Never use it on a real chain. */
 export const ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" as const;
@@ -37,14 +37,6 @@ export function anvilBinary(): string {
   } catch {
     throw new Error(`anvil binary not found: install the dev dependency @foundry-rs/anvil (needs ${pkg})`);
   }
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function rpc(url: string, method: string): Promise<unknown> {

@@ -12,10 +12,10 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { chown, mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../freePort.js";
 import { StartupError } from "../startupError.js";
 
 const run = promisify(execFile);
@@ -79,16 +79,6 @@ async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
       );
     }
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 async function loadOrCreatePassword(file: string): Promise<string> {
