@@ -1,3 +1,6 @@
+// The SDK producer (createAgent) against the real server: verified receipts, typed rejections, backpressure,
+// sealed proofs, a receipt tampered on the wire and a wrong pinned key refused, and a server SIGKILLed and
+// restarted mid-stream: every append settles exactly once and the stream holds each event once, in order.
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";

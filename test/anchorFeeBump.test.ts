@@ -1,119 +1,60 @@
-// Fee bumping on a real anvil without auto-mining. A sent anchoring transaction is kept out of blocks by congestion:
-// no block, or a full one (its gas limit below the transaction's gas) whose base fee rose to just under the
-// transaction's max fee, so the network's fee estimate is above what it offers. (Anvil drops a transaction whose max fee falls below the base fee instead of
-// keeping it in its pool as geth does, so the base fee cannot be raised past it here.) The worker replaces it (same nonce, new hash, higher fees), the replacement
-// is followed to finality and the contract holds each commitment once; at the max fee it stops and reports; when
-// the version it replaced is the one mined (after a crash between recording and broadcasting the replacement, and
-// a restart), the records follow the mined one.
-import { createClient } from "@connectrpc/connect";
+// Fee bumping on a real anvil without auto-mining. A sent anchoring transaction is kept out of blocks by
+// congestion: no block, or a full one (its gas limit below the transaction's gas) whose base fee rose to just under
+// the transaction's max fee, so the network's fee estimate is above what it offers. (Anvil drops a transaction whose
+// max fee falls below the base fee instead of keeping it in its pool as geth does, so the base fee cannot be raised
+// past it here.) The worker replaces it (same nonce, new hash, higher fees), the replacement is followed to
+// finality and the contract holds each commitment once; at the max fee it stops and reports; when the version it
+// replaced is the one mined (after a crash between recording and broadcasting the replacement, and a restart), the
+// records follow the mined one.
 import type postgres from "postgres";
 import type { Hash } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { vesAnchorAbi } from "../contracts/gen/vesAnchor.js";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { AnchorChain } from "../src/app/anchorPorts.js";
-import { type AnchorWorker, type AnchorWorkerEvent, startAnchorWorker } from "../src/app/anchorWorker.js";
-import { signedEventToProto } from "../src/client/toProto.js";
+import type { AnchorWorker, AnchorWorkerEvent } from "../src/app/anchorWorker.js";
 import { uuidToBytes32 } from "../src/domain/anchor.js";
 import type { StreamKey } from "../src/domain/event.js";
-import { ANVIL_DEV_KEY } from "../src/infra/eth/anvil.js";
-import { anchorWalletClient } from "../src/infra/eth/chain.js";
-import { createViemAnchorChain } from "../src/infra/eth/viemAnchorChain.js";
-import { createSql } from "../src/infra/pg/createSql.js";
-import { createPgAnchorStore, type PgAnchorStore } from "../src/infra/pg/pgAnchorStore.js";
-import { createPgLeaderLock } from "../src/infra/pg/pgLeaderLock.js";
 import type { Sequencer } from "../src/main.js";
-import { createAgent, registerAgent } from "./support/agent.js";
-import { type AnchorChainFixture, anchorEnv, startAnchorChain } from "./support/anvil.js";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestSequencer, TEST_ADMIN_KEY, testTransport } from "./support/sequencer.js";
+import { type AnchorChainFixture, anchorEnv } from "./support/anvil.js";
+import type { TestDatabase } from "./support/db.js";
+import { startTestSequencer, TEST_ADMIN_KEY } from "./support/sequencer.js";
+import { startWorkerChain, type WorkerChain } from "./support/workerChain.js";
 
+let w: WorkerChain;
 let db: TestDatabase;
 let sql: postgres.Sql;
 let fx: AnchorChainFixture;
 let sealer: Sequencer;
-let store: PgAnchorStore;
-let running: AnchorWorker | undefined;
 
 beforeAll(async () => {
-  [db, fx] = await Promise.all([createTestDatabase(), startAnchorChain()]);
+  w = await startWorkerChain();
+  ({ db, sql, fx, sealer } = w);
   // Blocks only when a test mines one (evm_mine), so a transaction can wait in the pool.
   await fx.rpc("evm_setAutomine", [false]);
-  // Seals only (no anchoring configured): the tests run their own worker, except the last one.
-  sealer = await startTestSequencer(db.url, {
-    COMMIT_MAX_EVENTS: "2",
-    COMMIT_MAX_AGE_MS: "20",
-    COMMIT_POLL_MS: "20",
-  });
-  sql = createSql(db.url, { max: 4 });
-  store = createPgAnchorStore(sql, { chainId: fx.anvil.chainId, contractAddress: fx.address });
 });
 
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-});
+afterEach(() => w.stopWorker());
 
-afterAll(async () => {
-  await sealer?.stop();
-  await sql?.end({ timeout: 1 });
-  await fx?.stop();
-  await db?.drop();
-});
+afterAll(() => w?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Appends n events to a new stream through `server` and waits until they are sealed. */
 async function sealedStream(n: number, server: Sequencer = sealer): Promise<StreamKey> {
-  const agent = createAgent();
-  const transport = testTransport(server.url);
-  await registerAgent(createClient(KeyRegistryService, transport), agent);
-  await createClient(SequencerService, transport).appendBatch({
-    batchId: crypto.randomUUID(),
-    events: Array.from({ length: n }, () => signedEventToProto(agent.event())),
-  });
-  const stream = { tenantId: agent.tenantId, storeId: agent.storeId };
-  await expect
-    .poll(async () => (await store.unanchored(stream, 0n, 100)).at(-1)?.sequenceEnd, { timeout: 10_000 })
-    .toBe(BigInt(n));
-  return stream;
+  return (await w.sealedStream(n, server)).stream;
 }
 
 function worker(
   events: AnchorWorkerEvent[],
   opts: { maxFeePerGas?: bigint; wrap?: (c: AnchorChain) => AnchorChain } = {},
 ): AnchorWorker {
-  const wallet = anchorWalletClient(fx.chain, fx.anvil.url, privateKeyToAccount(ANVIL_DEV_KEY));
-  const chain = createViemAnchorChain({
-    client: fx.client,
-    wallet,
-    address: fx.address,
-    rpcUrl: fx.anvil.url,
-  });
-  running = startAnchorWorker(
-    {
-      chain: opts.wrap?.(chain) ?? chain,
-      store,
-      lock: createPgLeaderLock(db.url),
-      clock: { now: () => new Date() },
-      random: () => 0.5,
-    },
-    {
-      confirmations: 1,
-      cadenceMs: 600_000, // rounds run when the test calls runOnce
-      batchMax: 32,
-      maxGas: 10_000_000n,
-      leaderPollMs: 600_000,
-      vanishAfterMs: 30_000,
+  return w.startWorker(events, {
+    ...(opts.wrap === undefined ? {} : { wrap: opts.wrap }),
+    options: {
       replaceAfterMs: 100,
       ...(opts.maxFeePerGas === undefined ? {} : { maxFeePerGas: opts.maxFeePerGas }),
-      retry: { baseMs: 100, maxMs: 1000, slowMs: 200 },
-      onEvent: (e) => events.push(e),
     },
-  );
-  return running;
+  });
 }
 
 async function rows(stream: StreamKey) {
@@ -293,7 +234,7 @@ describe("fee bumping", () => {
     expect(pointed).toEqual({ end: 2n, status: "submitted", tx: unsent });
     expect(unsent).not.toBe(first.hash);
     await crashing.stop();
-    running = undefined;
+    w.forgetWorker();
 
     // The original is still in the pool and is mined; the next leader adopts it.
     await fx.rpc("evm_mine", []);

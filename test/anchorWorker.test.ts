@@ -11,107 +11,48 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { vesAnchorAbi } from "../contracts/gen/vesAnchor.js";
 import { AnchorService } from "../gen/ves/sequencer/v1/anchor_pb.js";
-import { KeyRegistryService } from "../gen/ves/sequencer/v1/key_registry_pb.js";
-import { SequencerService } from "../gen/ves/sequencer/v1/sequencer_pb.js";
 import type { AnchorChain } from "../src/app/anchorPorts.js";
-import { type AnchorWorker, type AnchorWorkerEvent, startAnchorWorker } from "../src/app/anchorWorker.js";
-import { signedEventToProto } from "../src/client/toProto.js";
+import type { AnchorWorker, AnchorWorkerEvent } from "../src/app/anchorWorker.js";
 import { nativeSha256 } from "../src/crypto/native.js";
 import { toAnchorInput } from "../src/domain/anchor.js";
 import { buildCommitment } from "../src/domain/buildCommitment.js";
 import type { Commitment } from "../src/domain/commitment.js";
 import { ANVIL_DEV_KEY } from "../src/infra/eth/anvil.js";
-import { anchorWalletClient } from "../src/infra/eth/chain.js";
-import { createViemAnchorChain } from "../src/infra/eth/viemAnchorChain.js";
-import { createSql } from "../src/infra/pg/createSql.js";
-import { createPgAnchorStore, type PgAnchorStore } from "../src/infra/pg/pgAnchorStore.js";
-import { createPgLeaderLock } from "../src/infra/pg/pgLeaderLock.js";
+import type { PgAnchorStore } from "../src/infra/pg/pgAnchorStore.js";
 import type { Sequencer } from "../src/main.js";
-import { createAgent, registerAgent, type TestAgent } from "./support/agent.js";
-import { type AnchorChainFixture, startAnchorChain } from "./support/anvil.js";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { REPO_ROOT, startTestSequencer, testTransport } from "./support/sequencer.js";
+import type { TestAgent } from "./support/agent.js";
+import type { AnchorChainFixture } from "./support/anvil.js";
+import type { TestDatabase } from "./support/db.js";
+import { REPO_ROOT, testTransport } from "./support/sequencer.js";
+import { startWorkerChain, type WorkerChain } from "./support/workerChain.js";
 
 const execFileAsync = promisify(execFile);
 
+let w: WorkerChain;
 let db: TestDatabase;
 let sql: postgres.Sql;
 let fx: AnchorChainFixture;
 let server: Sequencer;
 let store: PgAnchorStore;
-let running: AnchorWorker | undefined;
 
 beforeAll(async () => {
-  [db, fx] = await Promise.all([createTestDatabase(), startAnchorChain()]);
-  // Seals only (no anchoring configured): the tests run their own worker.
-  server = await startTestSequencer(db.url, {
-    COMMIT_MAX_EVENTS: "2",
-    COMMIT_MAX_AGE_MS: "20",
-    COMMIT_POLL_MS: "20",
-  });
-  sql = createSql(db.url, { max: 4 });
-  store = createPgAnchorStore(sql, { chainId: fx.anvil.chainId, contractAddress: fx.address });
+  w = await startWorkerChain();
+  ({ db, sql, fx, store } = w);
+  server = w.sealer;
 });
 
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-});
+afterEach(() => w.stopWorker());
 
-afterAll(async () => {
-  await server?.stop();
-  await sql?.end({ timeout: 1 });
-  await fx?.stop();
-  await db?.drop();
-});
+afterAll(() => w?.stop());
 
 /** Appends n events to a new stream and waits until they are all sealed; returns its commitments. */
-async function sealedStream(n: number): Promise<{ agent: TestAgent; commitments: Commitment[] }> {
-  const agent = createAgent();
-  const transport = testTransport(server.url);
-  await registerAgent(createClient(KeyRegistryService, transport), agent);
-  await createClient(SequencerService, transport).appendBatch({
-    batchId: crypto.randomUUID(),
-    events: Array.from({ length: n }, () => signedEventToProto(agent.event())),
-  });
-  const stream = { tenantId: agent.tenantId, storeId: agent.storeId };
-  await expect
-    .poll(async () => (await store.unanchored(stream, 0n, 100)).at(-1)?.sequenceEnd, { timeout: 10_000 })
-    .toBe(BigInt(n));
-  return { agent, commitments: await store.unanchored(stream, 0n, 100) };
-}
+const sealedStream = (n: number) => w.sealedStream(n);
 
 function worker(
   events: AnchorWorkerEvent[],
   opts: { key?: `0x${string}`; wrap?: (c: AnchorChain) => AnchorChain } = {},
 ): AnchorWorker {
-  const wallet = anchorWalletClient(fx.chain, fx.anvil.url, privateKeyToAccount(opts.key ?? ANVIL_DEV_KEY));
-  const chain = createViemAnchorChain({
-    client: fx.client,
-    wallet,
-    address: fx.address,
-    rpcUrl: fx.anvil.url,
-  });
-  running = startAnchorWorker(
-    {
-      chain: opts.wrap?.(chain) ?? chain,
-      store,
-      lock: createPgLeaderLock(db.url),
-      clock: { now: () => new Date() },
-      random: () => 0.5,
-    },
-    {
-      confirmations: 1,
-      cadenceMs: 600_000, // rounds run when the test calls runOnce
-      batchMax: 32,
-      maxGas: 10_000_000n,
-      leaderPollMs: 600_000,
-      vanishAfterMs: 30_000,
-      retry: { baseMs: 100, maxMs: 1000, slowMs: 200 },
-      onEvent: (e) => events.push(e),
-    },
-  );
-  return running;
+  return w.startWorker(events, opts);
 }
 
 async function ownerAnchor(c: Commitment | ReturnType<typeof buildCommitment>): Promise<`0x${string}`> {
