@@ -242,6 +242,28 @@ describe("verifyThreads", () => {
     }
   });
 
+  it("agents asking for the same count share one pool, whose threads end with the last agent", async () => {
+    const [a, b] = [await registered(), await registered()];
+    const first = createAgent({ url: server.url, ...agentOptions(a), verifyThreads: 2 });
+    const second = createAgent({ url: server.url, ...agentOptions(b), verifyThreads: 2 });
+    const other = createAgent({ url: server.url, ...agentOptions(b), verifyThreads: 1 });
+    expect(verifyPoolOf(first)).toBe(verifyPoolOf(second));
+    expect(verifyPoolOf(other)).not.toBe(verifyPoolOf(first));
+    await Promise.all([first.append(event(1)), second.append(event(1)), other.append(event(2))]);
+    const pool = verifyPoolOf(first);
+    const running = [...(pool?.workers() ?? [])];
+    expect(running).toHaveLength(2);
+    await first.close();
+    expect(pool?.workers()).toHaveLength(2); // still the second agent's
+    expect((await second.append(event(2))).receipt.sequenceNumber).toBe(3n);
+    const exited = allExited(running);
+    await second.close();
+    await exited;
+    await other.close();
+    expect(verifyPoolOf(other)?.workers()).toHaveLength(0);
+    expect(pool?.stats().fallbackChecks).toBe(0);
+  });
+
   it("abort() ends the threads; 0 (the default) starts none; other counts are refused", async () => {
     const a = await registered();
     const agent = createAgent({ url: server.url, ...agentOptions(a), verifyThreads: 2 });

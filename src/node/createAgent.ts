@@ -17,7 +17,7 @@ import {
 } from "../client/createAgent.js";
 import type { AgentSigner, SigningCrypto } from "../client/signEvent.js";
 import { nativeSha256, serverEd25519 } from "../crypto/native.js";
-import { createVerifyPool, MAX_VERIFY_THREADS, type VerifyPool } from "./verifyPool.js";
+import { acquireVerifyPool, MAX_VERIFY_THREADS, type VerifyPool } from "./verifyPool.js";
 
 /** The anchored tier's options, plus an RPC URL of the anchor chain to check each anchor on (instead of `client`). */
 export type NodeAnchorUpgradesOptions = AnchorUpgradesOptions & { readonly rpcUrl?: string };
@@ -30,7 +30,8 @@ export type CreateNodeAgentOptions = Omit<
   /**
    * Worker threads that verify the receipts' Ed25519 signatures (native Ed25519) off the event loop, a batch
    * answer per message (default 0: verified on the event loop). Appends still settle in order, each after its
-   * receipt verified against the pinned key(s). The threads start with the first answer and end with close()/abort().
+   * receipt verified against the pinned key(s). Agents of a process asking for the same count share one pool;
+   * its threads start with the first answer and end when the last of those agents is closed or aborted.
    */
   readonly verifyThreads?: number;
 } & (
@@ -119,7 +120,8 @@ export function createAgent(opts: CreateNodeAgentOptions): Agent {
   const { url, transport, anchorUpgrades, verifyThreads, ...rest } = opts;
   const threads = verifyThreadCount(verifyThreads);
   const crypto = opts.crypto ?? nodeCrypto();
-  const pool = threads === 0 ? undefined : createVerifyPool(threads);
+  const held = threads === 0 ? undefined : acquireVerifyPool(threads);
+  const pool = held?.pool;
   const agent = createPortableAgent({
     ...rest,
     anchorUpgrades: anchorOptions(anchorUpgrades),
@@ -127,19 +129,19 @@ export function createAgent(opts: CreateNodeAgentOptions): Agent {
     crypto,
     ...(pool === undefined ? {} : { verifyBatch: pool.verify }),
   });
-  if (pool === undefined) return agent;
+  if (held === undefined || pool === undefined) return agent;
   const withPool: Agent = {
     ...agent,
     async close() {
       try {
         await agent.close();
       } finally {
-        await pool.close();
+        await held.release();
       }
     },
     abort() {
       agent.abort();
-      void pool.close();
+      void held.release();
     },
   };
   pools.set(withPool, pool);

@@ -146,3 +146,30 @@ export function createVerifyPool(size: number, ed25519: Ed25519 = serverEd25519(
     },
   };
 }
+
+const shared = new Map<number, { pool: VerifyPool; users: number }>();
+
+/**
+ * The process's pool of `size` threads, shared by every agent that asks for that many (four agents with
+ * verifyThreads 2 run two threads, not eight). `release` once per acquire; the last release terminates it.
+ */
+export function acquireVerifyPool(size: number): { pool: VerifyPool; release(): Promise<void> } {
+  let entry = shared.get(size);
+  if (entry === undefined) {
+    entry = { pool: createVerifyPool(size), users: 0 };
+    shared.set(size, entry);
+  }
+  entry.users++;
+  const held = entry;
+  let released = false;
+  return {
+    pool: held.pool,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--held.users > 0) return;
+      if (shared.get(size) === held) shared.delete(size);
+      await held.pool.close();
+    },
+  };
+}
