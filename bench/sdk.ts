@@ -14,7 +14,8 @@
 // can pin the database's processes without touching the machine's shared server.
 // Prints figures with the machine, settings and CPU per event of each process (the client's includes its worker
 // threads), and the client's main-thread event-loop utilization during the SDK phase; the last line is one JSON
-// object. --verify-threads N gives every agent N receipt-verification threads (createAgent's verifyThreads).
+// object. --verify-threads N: the agents verify receipts in N worker threads (createAgent's verifyThreads; agents
+// asking for the same count share one pool).
 //
 //   npm run bench -- sdk [--events 200000] [--streams 4] [--layouts shared,pinned] [--verify-threads 0]
 import { availableParallelism } from "node:os";
@@ -51,7 +52,7 @@ const args = benchArgs(
     "verify-threads": {
       type: "string",
       default: "0",
-      help: "receipt-verification worker threads per agent (createAgent's verifyThreads; 0 = on the event loop)",
+      help: "receipt-verification worker threads (createAgent's verifyThreads, one pool shared by the agents; 0 = on the event loop)",
     },
   },
 );
@@ -196,7 +197,7 @@ try {
         `CPU per event: client ${c.client} µs, server ${c.server} µs, PostgreSQL ${c.postgres} µs`;
       process.stdout.write(
         `[${layout}] raw Append: ${raw.signed.length} events in ${rawFig.seconds} s = ${rawFig.eventsPerSec} events/s; ${cpuLine(rawFig.cpuUsPerEvent)}\n` +
-          `[${layout}] SDK (createAgent, defaults, receipts verified${VERIFY_THREADS > 0 ? ` in ${VERIFY_THREADS} threads per agent` : ""}): ${sdk.signed.length} events in ${sdkFig.seconds} s = ${sdkFig.eventsPerSec} events/s; ${cpuLine(sdkFig.cpuUsPerEvent)}; client event loop busy ${(sdkElu * 100).toFixed(1)} %\n` +
+          `[${layout}] SDK (createAgent, defaults, receipts verified${VERIFY_THREADS > 0 ? ` in a pool of ${VERIFY_THREADS} threads shared by the agents` : ""}): ${sdk.signed.length} events in ${sdkFig.seconds} s = ${sdkFig.eventsPerSec} events/s; ${cpuLine(sdkFig.cpuUsPerEvent)}; client event loop busy ${(sdkElu * 100).toFixed(1)} %\n` +
           `[${layout}] SDK / raw = ${(ratio * 100).toFixed(1)} %\n`,
       );
     } finally {
@@ -216,7 +217,7 @@ try {
       rawBatchSize: BATCH,
       inFlightPerStream: INFLIGHT,
       sdkSettings: "defaults (batchSize 500, lingerMs 5, maxInFlight 4, bufferEvents 10000)",
-      verifyThreadsPerAgent: VERIFY_THREADS,
+      verifyThreads: VERIFY_THREADS,
       machine: benchMachine(),
     })}\n`,
   );
