@@ -12,9 +12,12 @@
 //           requests do.
 // The bench runs its own PostgreSQL cluster (the embedded PostgreSQL 15, in a temporary directory), so that it
 // can pin the database's processes without touching the machine's shared server.
-// Prints figures with the machine, settings and CPU per event of each process; the last line is one JSON object.
+// Prints figures with the machine, settings and CPU per event of each process (the client's includes its worker
+// threads), and the client's main-thread event-loop utilization during the SDK phase; the last line is one JSON
+// object. --verify-threads N: the agents verify receipts in N worker threads (createAgent's verifyThreads; agents
+// asking for the same count share one pool).
 //
-//   npm run bench -- sdk [--events 200000] [--streams 4] [--layouts shared,pinned]
+//   npm run bench -- sdk [--events 200000] [--streams 4] [--layouts shared,pinned] [--verify-threads 0]
 import { availableParallelism } from "node:os";
 import type { AppendResult } from "../src/client/createAgent.js";
 import { createAgent } from "../src/node/createAgent.js";
@@ -46,10 +49,16 @@ const args = benchArgs(
       default: "shared,pinned",
       help: "CPU layouts to run: shared (all cores for everyone), pinned (server on core 0, client on core 1)",
     },
+    "verify-threads": {
+      type: "string",
+      default: "0",
+      help: "receipt-verification worker threads (createAgent's verifyThreads, one pool shared by the agents; 0 = on the event loop)",
+    },
   },
 );
 const EVENTS = benchInt("events", args.events, 1);
 const STREAMS = benchInt("streams", args.streams, 1);
+const VERIFY_THREADS = benchInt("verify-threads", args["verify-threads"], 0);
 const LAYOUTS = args.layouts.split(",").map((l) => l.trim());
 for (const l of LAYOUTS) {
   if (l !== "shared" && l !== "pinned") {
@@ -70,6 +79,8 @@ interface PhaseFigures {
   seconds: number;
   /** CPU microseconds per event: this client, the server (all threads), every PostgreSQL process. */
   cpuUsPerEvent: { client: number; server: number; postgres: number };
+  /** The client's main-thread event-loop utilization over the phase (0..1). */
+  clientEventLoopUtilization?: number;
 }
 
 function perEvent(cpu: CpuSample, events: number): PhaseFigures["cpuUsPerEvent"] {
@@ -138,11 +149,13 @@ try {
           agentKeyId: 1,
           sequencerKey,
           crypto: benchCrypto,
+          verifyThreads: VERIFY_THREADS,
         }),
       );
       const sdkBar = progress(`SDK createAgent (${layout})`, sdk.signed.length);
       let replayed = 0;
       cpu0 = sampleCpu(pid);
+      const elu0 = performance.eventLoopUtilization();
       t0 = performance.now();
       await Promise.all(
         agents.map(async (agent, si) => {
@@ -163,6 +176,7 @@ try {
       );
       const sdkSeconds = (performance.now() - t0) / 1000;
       const sdkCpu = cpuBetween(cpu0, sampleCpu(pid));
+      const sdkElu = performance.eventLoopUtilization(elu0).utilization;
       sdkBar.done();
       if (replayed !== 0) throw new Error(`${replayed} SDK events were replays`);
 
@@ -175,6 +189,7 @@ try {
         eventsPerSec: Math.round(sdk.signed.length / sdkSeconds),
         seconds: Number(sdkSeconds.toFixed(2)),
         cpuUsPerEvent: perEvent(sdkCpu, sdk.signed.length),
+        clientEventLoopUtilization: Number(sdkElu.toFixed(3)),
       };
       const ratio = sdkFig.eventsPerSec / rawFig.eventsPerSec;
       results[layout] = { raw: rawFig, sdk: sdkFig, sdkOverRaw: Number(ratio.toFixed(3)) };
@@ -182,7 +197,7 @@ try {
         `CPU per event: client ${c.client} µs, server ${c.server} µs, PostgreSQL ${c.postgres} µs`;
       process.stdout.write(
         `[${layout}] raw Append: ${raw.signed.length} events in ${rawFig.seconds} s = ${rawFig.eventsPerSec} events/s; ${cpuLine(rawFig.cpuUsPerEvent)}\n` +
-          `[${layout}] SDK (createAgent, defaults, receipts verified): ${sdk.signed.length} events in ${sdkFig.seconds} s = ${sdkFig.eventsPerSec} events/s; ${cpuLine(sdkFig.cpuUsPerEvent)}\n` +
+          `[${layout}] SDK (createAgent, defaults, receipts verified${VERIFY_THREADS > 0 ? ` in a pool of ${VERIFY_THREADS} threads shared by the agents` : ""}): ${sdk.signed.length} events in ${sdkFig.seconds} s = ${sdkFig.eventsPerSec} events/s; ${cpuLine(sdkFig.cpuUsPerEvent)}; client event loop busy ${(sdkElu * 100).toFixed(1)} %\n` +
           `[${layout}] SDK / raw = ${(ratio * 100).toFixed(1)} %\n`,
       );
     } finally {
@@ -202,6 +217,7 @@ try {
       rawBatchSize: BATCH,
       inFlightPerStream: INFLIGHT,
       sdkSettings: "defaults (batchSize 500, lingerMs 5, maxInFlight 4, bufferEvents 10000)",
+      verifyThreads: VERIFY_THREADS,
       machine: benchMachine(),
     })}\n`,
   );

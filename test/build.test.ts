@@ -36,6 +36,8 @@ it("compiles with tsc and serves from plain node, crypto workers included; SIGTE
   const main = path.join(OUT, "src", "main.js");
   expect(existsSync(main)).toBe(true);
   expect(existsSync(path.join(OUT, "src", "infra", "crypto", "cryptoWorker.js"))).toBe(true);
+  // The SDK's receipt-verification thread (verifyThreads), started from dist/ as .js (test/package.test.ts runs it).
+  expect(existsSync(path.join(OUT, "src", "node", "verifyWorker.js"))).toBe(true);
 
   const child = spawn(process.execPath, [main], {
     cwd: REPO_ROOT,

@@ -78,7 +78,7 @@ it("the client entry bundles for a browser without server code or Node built-ins
   expect(server).toEqual([]);
 });
 
-it("plain node appends through the installed Node entry and verifies every receipt", async () => {
+it("plain node appends through the installed Node entry and verifies every receipt, also in worker threads", async () => {
   const a = createTestAgent();
   await registerAgent(createClient(KeyRegistryService, testTransport(server.url)), a);
   const script = path.join(app, "use.mjs");
@@ -94,8 +94,17 @@ const agent = createAgent({ url, credential: process.env.KEY, signer: signerFrom
 const rs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
   agent.append({ entityType: "order", entityId: "o-" + i, eventType: "order.created", payload: { i } })));
 await agent.close();
-const ok = rs.every((r) => verifyReceipt(r.receipt, sequencerKey, { expectedSigningHash: r.event.signingHash }).valid);
-console.log(JSON.stringify({ ok, sequences: rs.map((r) => String(r.receipt.sequenceNumber)) }));
+// The same with the receipts verified in worker threads, started from the installed dist/ by plain node.
+const threaded = createAgent({ url, credential: process.env.KEY, signer: signerFromSeed(hexToBytes(seed)),
+  tenantId, storeId, sourceAgentId, agentKeyId: 1, sequencerKey, verifyThreads: 2 });
+const ts = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+  threaded.append({ entityType: "order", entityId: "t-" + i, eventType: "order.created", payload: { i } })));
+await threaded.close();
+// Not a package export: the module file itself (the same instance), to see the threads did the verifying.
+const { verifyPoolOf } = await import(new URL("./node_modules/ves-sequencer/dist/src/node/createAgent.js", import.meta.url).href);
+const pool = verifyPoolOf(threaded).stats();
+const ok = [...rs, ...ts].every((r) => verifyReceipt(r.receipt, sequencerKey, { expectedSigningHash: r.event.signingHash }).valid);
+console.log(JSON.stringify({ ok, sequences: [...rs, ...ts].map((r) => String(r.receipt.sequenceNumber)), pool }));
 `,
   );
   const seedHex = bytesToHex(a.seed);
@@ -106,7 +115,9 @@ console.log(JSON.stringify({ ok, sequences: rs.map((r) => String(r.receipt.seque
   );
   expect(JSON.parse(out.stdout)).toEqual({
     ok: true,
-    sequences: Array.from({ length: 20 }, (_, i) => String(i + 1)),
+    sequences: Array.from({ length: 40 }, (_, i) => String(i + 1)),
+    // The worker threads started from dist/ and verified every receipt (none fell back to the event loop).
+    pool: { inFlight: 0, fallbackChecks: 0, deaths: 0 },
   });
 });
 

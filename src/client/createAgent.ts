@@ -16,6 +16,8 @@ import {
   type BatchResult,
   SequencerService,
 } from "../../gen/ves/sequencer/v1/sequencer_pb.js";
+import { assertVerifyArguments } from "../crypto/ed25519Encoding.js";
+import { checkReceiptFields } from "../domain/proofChecks.js";
 import type { RejectionReason } from "../domain/rejection.js";
 import { AgentError } from "./agentError.js";
 import {
@@ -83,10 +85,24 @@ export interface CreateAgentOptions {
   readonly reconnect?: ReconnectOptions;
   /** Hash and signature primitives for signing and verifying (default @noble; pass native ones on a server). */
   readonly crypto?: SigningCrypto;
+  /**
+   * Verifies the sequencer signatures of a batch answer's receipts somewhere else than this thread (worker
+   * threads: `verifyThreads` of `ves-sequencer/node`). The agent still checks every other field of each receipt
+   * and recomputes its hash itself; this answers one boolean per check, in order. Appends still settle in the
+   * order of the answers. If it rejects or answers with another count, the agent verifies with `crypto` instead.
+   */
+  readonly verifyBatch?: (checks: readonly SignatureCheck[]) => Promise<readonly boolean[]>;
   /** Jitter source (default Math.random), injectable for tests. */
   readonly random?: () => number;
   /** Told about disconnects and reconnects (for logs and progress displays). */
   readonly onConnection?: (e: ConnectionEvent) => void;
+}
+
+/** One receipt signature to verify: Ed25519 `signature` over `message` (the receipt hash) under `publicKey`. */
+export interface SignatureCheck {
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly publicKey: Uint8Array;
 }
 
 export type ConnectionEvent =
@@ -188,6 +204,13 @@ interface SealWait {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/** A batch answer's receipts checked on this thread but for their signatures (with `verifyBatch`). */
+interface Prepared {
+  /** Per event: the failed field check, or undefined (its signature is among `checks`, or it has no receipt). */
+  readonly problems: (string | undefined)[];
+  readonly checks: { readonly index: number; readonly message: Uint8Array; readonly signature: Uint8Array }[];
+}
+
 function positiveInt(name: string, value: number | undefined, fallback: number, max = 2 ** 31): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1 || v > max) {
@@ -217,6 +240,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
   const maxDelayMs = opts.reconnect?.maxDelayMs ?? DEFAULTS.maxDelayMs;
   const giveUpAfterMs = opts.reconnect?.giveUpAfterMs ?? Number.POSITIVE_INFINITY;
   const crypto = opts.crypto ?? portableCrypto;
+  const verifyBatch = opts.verifyBatch;
   const random = opts.random ?? Math.random;
   const keys: readonly Uint8Array[] =
     opts.sequencerKey instanceof Uint8Array ? [opts.sequencerKey] : [...opts.sequencerKey];
@@ -252,6 +276,8 @@ export function createAgent(opts: CreateAgentOptions): Agent {
   const queue: Pending[] = []; // appended, not yet in a batch
   const blocked: Pending[] = []; // appended while the buffer was full
   const inFlight: Batch[] = []; // cut into batches, sent (or to be resent), not answered; oldest first
+  const verifying = new Set<Batch>(); // with verifyBatch: answered, signatures being verified; settled in order
+  let settleTail: Promise<void> = Promise.resolve(); // with verifyBatch: the next answered batch settles after it
   const seals = new Map<string, SealWait>();
   const sealsOpen = new Set<Promise<unknown>>(); // close() waits for these
   let buffered = 0;
@@ -447,7 +473,8 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
     conn?.abort.abort();
     conn = undefined;
-    const all = [...inFlight.flatMap((b) => b.events), ...queue, ...blocked];
+    const all = [...verifying, ...inFlight].flatMap((b) => b.events).concat(queue, blocked);
+    verifying.clear();
     inFlight.length = 0;
     queue.length = 0;
     blocked.length = 0;
@@ -472,6 +499,13 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     inFlight.shift();
     attempt = 0;
     failingSince = undefined;
+    if (verifyBatch === undefined) settleBatch(batch, r);
+    else settleAfterVerifying(batch, r, verifyBatch);
+    pump();
+    if (closing && inFlight.length === 0 && queue.length === 0 && blocked.length === 0) c.requests.end();
+  }
+
+  function settleBatch(batch: Batch, r: BatchResult, signatureProblems?: (string | undefined)[]): void {
     if (r.error !== undefined) {
       for (const p of batch.events) {
         fail(
@@ -494,14 +528,118 @@ export function createAgent(opts: CreateAgentOptions): Agent {
           ),
         );
       }
-    } else {
+    } else if (signatureProblems === undefined) {
       for (const [i, p] of batch.events.entries()) settle(p, r.results[i] as EventResult);
+    } else {
+      for (const [i, p] of batch.events.entries()) {
+        settle(p, r.results[i] as EventResult, () => signatureProblems[i]);
+      }
     }
-    pump();
-    if (closing && inFlight.length === 0 && queue.length === 0 && blocked.length === 0) c.requests.end();
   }
 
-  function settle(p: Pending, res: EventResult): void {
+  /**
+   * With verifyBatch: checks the receipts' fields and hashes now, has their signatures verified (concurrently with
+   * other batches'), and settles the batch once they are and every batch answered before it has settled.
+   */
+  function settleAfterVerifying(batch: Batch, r: BatchResult, verify: NonNullable<typeof verifyBatch>): void {
+    const answered = r.error === undefined && r.results.length === batch.events.length;
+    // Synchronous, like the checks of settle(): a malformed receipt throws here just as it does there.
+    const prepared = answered ? prepareReceipts(batch.events, r.results) : undefined;
+    const verified = prepared === undefined ? undefined : verifySignatures(prepared, verify);
+    verifying.add(batch);
+    settleTail = settleTail.then(async () => {
+      let problems: (string | undefined)[] | undefined;
+      let error: unknown;
+      try {
+        problems = await verified;
+      } catch (err) {
+        error = err;
+      }
+      if (!verifying.delete(batch)) return; // the agent stopped meanwhile: these appends have failed already
+      if (error === undefined) {
+        settleBatch(batch, r, problems);
+        return;
+      }
+      for (const p of batch.events) {
+        fail(
+          p,
+          new AgentError(
+            "bad_receipt",
+            `event ${p.event.eventId}: the receipt could not be verified (${(error as Error).message})`,
+            { eventId: p.event.eventId, cause: error },
+          ),
+        );
+      }
+    });
+  }
+
+  /** The checks of verifyAgainstKeys before the signature, for each receipt settle() would verify. */
+  function prepareReceipts(events: readonly Pending[], results: readonly EventResult[]): Prepared {
+    const problems: (string | undefined)[] = new Array(events.length).fill(undefined);
+    const checks: Prepared["checks"] = [];
+    for (const [index, p] of events.entries()) {
+      const res = results[index] as EventResult;
+      if (res.outcome.case !== "receipt") continue;
+      const receipt = res.outcome.value;
+      if (foreignReceipt(p.event, res, receipt) !== undefined) continue;
+      const fields = checkReceiptFields(crypto.sha256, receipt, p.event.signingHash);
+      if (!fields.valid) {
+        problems[index] = fields.reason;
+        continue;
+      }
+      assertVerifyArguments(receipt.sequencerSignature, fields.receiptHash, keys[0] as Uint8Array);
+      checks.push({ index, message: fields.receiptHash, signature: receipt.sequencerSignature });
+    }
+    return { problems, checks };
+  }
+
+  /** The prepared problems plus "bad_signature" for each signature that verifies under none of the pinned keys. */
+  async function verifySignatures(
+    prepared: Prepared,
+    verify: NonNullable<typeof verifyBatch>,
+  ): Promise<(string | undefined)[]> {
+    let left = prepared.checks;
+    for (const publicKey of keys) {
+      if (left.length === 0) break;
+      const checks = left.map((c) => ({ message: c.message, signature: c.signature, publicKey }));
+      let answers: readonly boolean[] | undefined;
+      try {
+        answers = await verify(checks);
+      } catch {
+        answers = undefined;
+      }
+      if (answers?.length !== checks.length) {
+        answers = checks.map((c) => crypto.ed25519.verify(c.signature, c.message, c.publicKey));
+      }
+      const verdicts = answers;
+      left = left.filter((_, k) => verdicts[k] !== true);
+    }
+    const problems = [...prepared.problems];
+    for (const c of left) problems[c.index] = "bad_signature";
+    return problems;
+  }
+
+  /** Why the receipt is not for this event's stream and id, or undefined when it is. */
+  function foreignReceipt(
+    e: SignedEvent,
+    res: EventResult,
+    receipt: Receipt | undefined,
+  ): string | undefined {
+    if (receipt === undefined) return "no receipt";
+    return res.eventId !== e.eventId ||
+      receipt.eventId !== e.eventId ||
+      receipt.tenantId !== e.tenantId ||
+      receipt.storeId !== e.storeId
+      ? `a receipt for ${receipt.tenantId}/${receipt.storeId}/${receipt.eventId}`
+      : undefined;
+  }
+
+  function settle(
+    p: Pending,
+    res: EventResult,
+    signatureProblem: (receipt: Receipt) => string | undefined = (receipt) =>
+      verifyAgainstKeys(receipt, p.event.signingHash),
+  ): void {
     const e = p.event;
     if (res.outcome.case === "rejection") {
       const rej = res.outcome.value;
@@ -520,14 +658,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
     }
     const receipt = res.outcome.value;
     const problem =
-      receipt === undefined
-        ? "no receipt"
-        : res.eventId !== e.eventId ||
-            receipt.eventId !== e.eventId ||
-            receipt.tenantId !== e.tenantId ||
-            receipt.storeId !== e.storeId
-          ? `a receipt for ${receipt.tenantId}/${receipt.storeId}/${receipt.eventId}`
-          : verifyAgainstKeys(receipt, e.signingHash);
+      receipt === undefined ? "no receipt" : (foreignReceipt(e, res, receipt) ?? signatureProblem(receipt));
     if (problem !== undefined || receipt === undefined) {
       fail(
         p,

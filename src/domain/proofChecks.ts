@@ -68,11 +68,37 @@ export type CheckpointToCheck = Pick<
 
 const VALID = { valid: true } as const;
 
-function fail<R extends string>(reason: R, message: string): Verdict<R> {
+function fail<R extends string>(reason: R, message: string): Exclude<Verdict<R>, { readonly valid: true }> {
   return { valid: false, reason, message };
 }
 
 const short = (b: Uint8Array): string => `${bytesToHex(b).slice(0, 16)}…`;
+
+/**
+ * The checks of a receipt before its signature: the signing hash (when expected) and the receipt hash
+ * recomputed from the fields. Returns the hash the sequencer's signature must verify over, or the failure.
+ * Split from checkReceipt so a caller can verify many signatures elsewhere (the SDK's worker threads).
+ */
+export function checkReceiptFields(
+  sha256: Sha256,
+  r: ReceiptToCheck,
+  expectedSigningHash?: Uint8Array,
+):
+  | { readonly valid: true; readonly receiptHash: Uint8Array }
+  | Exclude<Verdict<ReceiptFailure>, { readonly valid: true }> {
+  assertBytes(r.receiptHash, 32, "receipt_hash");
+  if (expectedSigningHash !== undefined) {
+    assertBytes(expectedSigningHash, 32, "expected_signing_hash");
+    if (!equalBytes(expectedSigningHash, r.eventSigningHash)) {
+      return fail("signing_hash_mismatch", "the receipt is for another event signing hash than expected");
+    }
+  }
+  const expected = receiptHash(sha256, r);
+  if (!equalBytes(expected, r.receiptHash)) {
+    return fail("receipt_hash_mismatch", "receipt_hash is not the hash of the receipt's fields");
+  }
+  return { valid: true, receiptHash: expected };
+}
 
 /** Recomputes the receipt hash and checks the sequencer's signature over it. */
 export function checkReceipt(
@@ -81,18 +107,9 @@ export function checkReceipt(
   publicKey: Uint8Array,
   expectedSigningHash?: Uint8Array,
 ): Verdict<ReceiptFailure> {
-  assertBytes(r.receiptHash, 32, "receipt_hash");
-  if (expectedSigningHash !== undefined) {
-    assertBytes(expectedSigningHash, 32, "expected_signing_hash");
-    if (!equalBytes(expectedSigningHash, r.eventSigningHash)) {
-      return fail("signing_hash_mismatch", "the receipt is for another event signing hash than expected");
-    }
-  }
-  const expected = receiptHash(crypto.sha256, r);
-  if (!equalBytes(expected, r.receiptHash)) {
-    return fail("receipt_hash_mismatch", "receipt_hash is not the hash of the receipt's fields");
-  }
-  if (!crypto.ed25519.verify(r.sequencerSignature, expected, publicKey)) {
+  const fields = checkReceiptFields(crypto.sha256, r, expectedSigningHash);
+  if (!fields.valid) return fields;
+  if (!crypto.ed25519.verify(r.sequencerSignature, fields.receiptHash, publicKey)) {
     return fail("bad_signature", "sequencer_signature does not verify under the sequencer key");
   }
   return VALID;

@@ -17,12 +17,23 @@ import {
 } from "../client/createAgent.js";
 import type { AgentSigner, SigningCrypto } from "../client/signEvent.js";
 import { nativeSha256, serverEd25519 } from "../crypto/native.js";
+import { acquireVerifyPool, MAX_VERIFY_THREADS, type VerifyPool } from "./verifyPool.js";
 
 /** The anchored tier's options, plus an RPC URL of the anchor chain to check each anchor on (instead of `client`). */
 export type NodeAnchorUpgradesOptions = AnchorUpgradesOptions & { readonly rpcUrl?: string };
 
-export type CreateNodeAgentOptions = Omit<CreateAgentOptions, "transport" | "anchorUpgrades"> & {
+export type CreateNodeAgentOptions = Omit<
+  CreateAgentOptions,
+  "transport" | "anchorUpgrades" | "verifyBatch"
+> & {
   readonly anchorUpgrades?: boolean | NodeAnchorUpgradesOptions;
+  /**
+   * Worker threads that verify the receipts' Ed25519 signatures (native Ed25519) off the event loop, a batch
+   * answer per message (default 0: verified on the event loop). Appends still settle in order, each after its
+   * receipt verified against the pinned key(s). Agents of a process asking for the same count share one pool;
+   * its threads start with the first answer and end when the last of those agents is closed or aborted.
+   */
+  readonly verifyThreads?: number;
 } & (
     | { readonly url: string; readonly transport?: undefined }
     | { readonly transport: Transport; readonly url?: undefined }
@@ -86,12 +97,53 @@ function anchorOptions(a: boolean | NodeAnchorUpgradesOptions | undefined): bool
   };
 }
 
+const pools = new WeakMap<Agent, VerifyPool>();
+
+/** The verification threads of an agent made with `verifyThreads` (for tests and diagnostics; not exported by the package). */
+export function verifyPoolOf(agent: Agent): VerifyPool | undefined {
+  return pools.get(agent);
+}
+
+function verifyThreadCount(n: number | undefined): number {
+  const v = n ?? 0;
+  if (!Number.isInteger(v) || v < 0 || v > MAX_VERIFY_THREADS) {
+    throw new AgentError(
+      "invalid_argument",
+      `"verifyThreads" expected an integer 0..${MAX_VERIFY_THREADS}, got ${v}`,
+      { field: "verifyThreads" },
+    );
+  }
+  return v;
+}
+
 export function createAgent(opts: CreateNodeAgentOptions): Agent {
-  const { url, transport, anchorUpgrades, ...rest } = opts;
-  return createPortableAgent({
+  const { url, transport, anchorUpgrades, verifyThreads, ...rest } = opts;
+  const threads = verifyThreadCount(verifyThreads);
+  const crypto = opts.crypto ?? nodeCrypto();
+  const held = threads === 0 ? undefined : acquireVerifyPool(threads);
+  const pool = held?.pool;
+  const agent = createPortableAgent({
     ...rest,
     anchorUpgrades: anchorOptions(anchorUpgrades),
     transport: transport ?? grpcTransport(url as string),
-    crypto: opts.crypto ?? nodeCrypto(),
+    crypto,
+    ...(pool === undefined ? {} : { verifyBatch: pool.verify }),
   });
+  if (held === undefined || pool === undefined) return agent;
+  const withPool: Agent = {
+    ...agent,
+    async close() {
+      try {
+        await agent.close();
+      } finally {
+        await held.release();
+      }
+    },
+    abort() {
+      agent.abort();
+      void held.release();
+    },
+  };
+  pools.set(withPool, pool);
+  return withPool;
 }
