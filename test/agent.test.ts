@@ -13,7 +13,12 @@ import { sodiumEd25519 } from "../src/crypto/native.js";
 import { freePort } from "../src/infra/freePort.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent } from "../src/node/createAgent.js";
-import { createAgent as createTestAgent, registerAgent, type TestAgent } from "./support/agent.js";
+import {
+  createAgent as createTestAgent,
+  producerOptions,
+  registerAgent,
+  type TestAgent,
+} from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import {
   type SequencerProcess,
@@ -40,15 +45,7 @@ afterAll(async () => {
 });
 
 function agentOptions(a: TestAgent, sequencerKey: Uint8Array) {
-  return {
-    credential: TEST_ADMIN_KEY,
-    signer: { sign: a.sign },
-    tenantId: a.tenantId,
-    storeId: a.storeId,
-    sourceAgentId: a.agentId,
-    agentKeyId: a.keyId,
-    sequencerKey,
-  };
+  return producerOptions(a, sequencerKey);
 }
 
 const event = (i: number) => ({

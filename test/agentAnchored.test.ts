@@ -14,10 +14,15 @@ import { readAnchoredCommitment } from "../src/client/verifyAnchor.js";
 import { hex32 } from "../src/domain/anchor.js";
 import type { Sequencer } from "../src/main.js";
 import { type CreateNodeAgentOptions, createAgent } from "../src/node/createAgent.js";
-import { createAgent as createTestAgent, registerAgent, type TestAgent } from "./support/agent.js";
+import {
+  createAgent as createTestAgent,
+  producerOptions,
+  registerAgent,
+  type TestAgent,
+} from "./support/agent.js";
 import { type AnchoredPair, startAnchoredPair } from "./support/anchoredPair.js";
 import type { AnchorChainFixture } from "./support/anvil.js";
-import { TEST_ADMIN_KEY, testTransport } from "./support/sequencer.js";
+import { testTransport } from "./support/sequencer.js";
 
 let pair: AnchoredPair | undefined;
 let fx: AnchorChainFixture;
@@ -46,13 +51,7 @@ async function registered(server: Sequencer): Promise<TestAgent> {
 
 function options(a: TestAgent, server: Sequencer) {
   return {
-    credential: TEST_ADMIN_KEY,
-    signer: { sign: a.sign },
-    tenantId: a.tenantId,
-    storeId: a.storeId,
-    sourceAgentId: a.agentId,
-    agentKeyId: a.keyId,
-    sequencerKey: server.publicKey,
+    ...producerOptions(a, server.publicKey),
     sealTimeoutMs: 20_000,
     anchorTimeoutMs: 30_000,
   } satisfies Partial<CreateNodeAgentOptions>;

@@ -14,9 +14,14 @@ import { verifyReceipt } from "../src/client/verifyReceipt.js";
 import { nativeSha256, sodiumEd25519 } from "../src/crypto/native.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent, nodeCrypto, verifyPoolOf } from "../src/node/createAgent.js";
-import { createAgent as createTestAgent, registerAgent, type TestAgent } from "./support/agent.js";
+import {
+  createAgent as createTestAgent,
+  producerOptions,
+  registerAgent,
+  type TestAgent,
+} from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestSequencer, TEST_ADMIN_KEY, testTransport } from "./support/sequencer.js";
+import { startTestSequencer, testTransport } from "./support/sequencer.js";
 
 let db: TestDatabase;
 let server: Sequencer;
@@ -36,15 +41,7 @@ afterAll(async () => {
 });
 
 function agentOptions(a: TestAgent, key: Uint8Array | Uint8Array[] = sequencerKey) {
-  return {
-    credential: TEST_ADMIN_KEY,
-    signer: { sign: a.sign },
-    tenantId: a.tenantId,
-    storeId: a.storeId,
-    sourceAgentId: a.agentId,
-    agentKeyId: a.keyId,
-    sequencerKey: key,
-  };
+  return producerOptions(a, key);
 }
 
 const event = (i: number) => ({

@@ -9,7 +9,12 @@ import { createAgentKeyCache } from "../src/client/createAgentKeyCache.js";
 import { createReader } from "../src/client/createReader.js";
 import type { Sequencer } from "../src/main.js";
 import { createAgent } from "../src/node/createAgent.js";
-import { createAgent as createTestAgent, registerAgent, type TestAgent } from "./support/agent.js";
+import {
+  createAgent as createTestAgent,
+  producerOptions,
+  registerAgent,
+  type TestAgent,
+} from "./support/agent.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestSequencer, TEST_ADMIN_KEY, testTransport } from "./support/sequencer.js";
 
@@ -25,13 +30,7 @@ beforeAll(async () => {
   await registerAgent(createClient(KeyRegistryService, testTransport(server.url)), a);
   const agent = createAgent({
     url: server.url,
-    credential: TEST_ADMIN_KEY,
-    signer: { sign: a.sign },
-    tenantId: a.tenantId,
-    storeId: a.storeId,
-    sourceAgentId: a.agentId,
-    agentKeyId: a.keyId,
-    sequencerKey: server.publicKey,
+    ...producerOptions(a, server.publicKey),
   });
   const rs = await Promise.all(
     Array.from({ length: 25 }, (_, i) =>

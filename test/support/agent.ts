@@ -5,6 +5,7 @@ import type { KeyRegistryService } from "../../gen/ves/sequencer/v1/key_registry
 import { proofOfPossession } from "../../src/client/proofOfPossession.js";
 import { type SignedEvent, signEvent, type UnsignedEvent } from "../../src/client/signEvent.js";
 import { nativeSha256, sodiumEd25519 } from "../../src/crypto/native.js";
+import { TEST_ADMIN_KEY } from "./sequencer.js";
 
 export const serverCrypto = { sha256: nativeSha256, ed25519: sodiumEd25519 };
 
@@ -73,4 +74,20 @@ export async function registerAgent(
     ...(extra.validFrom === undefined ? {} : { validFrom: timestampFromDate(extra.validFrom) }),
     ...(extra.validTo === undefined ? {} : { validTo: timestampFromDate(extra.validTo) }),
   });
+}
+
+/**
+ * The options of an SDK producer (createAgent) appending as `a` on its stream, with the bootstrap admin key as its
+ * credential and `sequencerKey` pinned.
+ */
+export function producerOptions(a: TestAgent, sequencerKey: Uint8Array | readonly Uint8Array[]) {
+  return {
+    credential: TEST_ADMIN_KEY,
+    signer: { sign: a.sign },
+    tenantId: a.tenantId,
+    storeId: a.storeId,
+    sourceAgentId: a.agentId,
+    agentKeyId: a.keyId,
+    sequencerKey,
+  };
 }
