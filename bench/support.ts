@@ -257,12 +257,8 @@ function descendants(root: number): number[] {
   const parent = new Map<number, number>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {
-      // the process exited while we looked
-    }
+    const fields = statFields(entry);
+    if (fields !== undefined) parent.set(Number(entry), Number(fields[1]));
   }
   const out: number[] = [];
   for (const pid of parent.keys()) {
@@ -323,14 +319,19 @@ export function pinCpus(pid: number, cpus: string): void {
 
 const CLOCK_TICKS = 100;
 
-function processCpuSeconds(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, …), or undefined once it has exited. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+function processCpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  return fields === undefined ? 0 : (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 function postgresCpuSeconds(): number {

@@ -620,12 +620,7 @@ export function createAgent(opts: CreateAgentOptions): Agent {
   }
 
   /** Why the receipt is not for this event's stream and id, or undefined when it is. */
-  function foreignReceipt(
-    e: SignedEvent,
-    res: EventResult,
-    receipt: Receipt | undefined,
-  ): string | undefined {
-    if (receipt === undefined) return "no receipt";
+  function foreignReceipt(e: SignedEvent, res: EventResult, receipt: Receipt): string | undefined {
     return res.eventId !== e.eventId ||
       receipt.eventId !== e.eventId ||
       receipt.tenantId !== e.tenantId ||
