@@ -89,6 +89,23 @@ function perEvent(cpu: CpuSample, events: number): PhaseFigures["cpuUsPerEvent"]
 }
 
 const cluster = await startBenchPostgres();
+/** CPU µs of one Ed25519 verification here (the SDK's irreducible cost per receipt), before any phase runs. */
+function ed25519VerifyMicros(n = 4000): number {
+  const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  const sign = benchCrypto.ed25519.createSigner(seed);
+  const publicKey = benchCrypto.ed25519.getPublicKey(seed);
+  const messages = Array.from({ length: n }, () => globalThis.crypto.getRandomValues(new Uint8Array(32)));
+  const signatures = messages.map((m) => sign(m));
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    if (!benchCrypto.ed25519.verify(signatures[i] as Uint8Array, messages[i] as Uint8Array, publicKey)) {
+      throw new Error("a valid signature did not verify");
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return Math.round((cpu.user + cpu.system) / n);
+}
+
 const bench = await startBench(
   "ves_bench_sdk",
   { MAX_IN_FLIGHT_BATCHES: String(INFLIGHT) },
@@ -106,6 +123,10 @@ try {
   const warm = prepare(warmStreams, STREAMS * 1000, 100, "warm-up");
   await Promise.all(warmClients.map((c, i) => c.append(warm.requests[i] as Uint8Array[])));
   for (const c of warmClients) c.close();
+  const verifyUs = ed25519VerifyMicros();
+  process.stdout.write(
+    `one Ed25519 verification in this process (libsodium, what the SDK does per receipt): ${verifyUs} µs\n`,
+  );
 
   for (const layout of LAYOUTS) {
     const rawStreams = Array.from({ length: STREAMS }, makeStream);
@@ -212,6 +233,7 @@ try {
     `${JSON.stringify({
       bench: "sdk",
       layouts: results,
+      ed25519VerifyUs: verifyUs,
       eventsPerPhase: EVENTS,
       streams: STREAMS,
       rawBatchSize: BATCH,
